@@ -1,0 +1,71 @@
+"""One typed settings object, read from the environment and a `.env` file.
+
+Built once in the entry point and passed down; nothing else reads the environment. Slack and
+Bot Framework settings keep their ecosystem names, our own carry the DESKBOT_ prefix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_KB_PATH = Path(__file__).parent / "demo" / "kb"
+DEMO_QUESTIONS_PATH = Path(__file__).parent / "demo" / "questions.jsonl"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field("sqlite:///deskbot.db", validation_alias=_env("DESKBOT_DATABASE_URL"))
+    kb_path: Path = Field(DEMO_KB_PATH, validation_alias=_env("DESKBOT_KB_PATH"))
+    model_path: Path | None = Field(None, validation_alias=_env("DESKBOT_MODEL_PATH"))
+    target_precision: float = Field(
+        0.97, gt=0.5, le=1.0, validation_alias=_env("DESKBOT_TARGET_PRECISION")
+    )
+    confidence_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, validation_alias=_env("DESKBOT_CONFIDENCE_THRESHOLD")
+    )
+    public_url: str = Field("", validation_alias=_env("DESKBOT_PUBLIC_URL"))
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str | None = Field(None, validation_alias=_env("DESKBOT_SLACK_API_URL"))
+    slack_agent_channel: str | None = Field(
+        None, validation_alias=_env("DESKBOT_SLACK_AGENT_CHANNEL")
+    )
+
+    microsoft_app_id: str = Field("", validation_alias=_env("MicrosoftAppId"))
+    microsoft_app_password: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("MicrosoftAppPassword")
+    )
+    microsoft_app_tenant_id: str = Field("", validation_alias=_env("MicrosoftAppTenantId"))
+    microsoft_app_type: str = Field("MultiTenant", validation_alias=_env("MicrosoftAppType"))
+    teams_agent_channel: str | None = Field(
+        None, validation_alias=_env("DESKBOT_TEAMS_AGENT_CHANNEL")
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DESKBOT_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+    @property
+    def teams_auth_enabled(self) -> bool:
+        return bool(self.microsoft_app_id)

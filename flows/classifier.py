@@ -1,0 +1,102 @@
+"""The intent classifier for messages no rule matches: logistic regression over sentence
+embeddings, trained at start-up on the labeled exemplars in `exemplars.jsonl`.
+
+Editing the exemplars and restarting is all it takes to teach it; the embeddings are cached
+by the caller's embedder, so a restart does not re-embed them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from flows.intents import Intent
+from retrieval.embedding import Embedder
+
+EXEMPLARS_FILE = Path(__file__).with_name("exemplars.jsonl")
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    text: str
+    intent: Intent
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probabilities: dict[Intent, float]
+    categories: dict[Intent, str]  # per intent: the category of its nearest exemplar
+
+    def __getitem__(self, intent: Intent) -> float:
+        return self.probabilities.get(intent, 0.0)
+
+    def category_for(self, intent: Intent) -> str | None:
+        return self.categories.get(intent)
+
+
+def load_exemplars(path: Path = EXEMPLARS_FILE) -> list[Exemplar]:
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append(Exemplar(row["text"], Intent(row["intent"]), row.get("category")))
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path}:{number}: bad exemplar ({exc})") from None
+    return out
+
+
+class IntentClassifier:
+    def __init__(self, exemplars: Sequence[Exemplar], embedder: Embedder, *, strength: float = 4.0):
+        self._exemplars = tuple(exemplars)
+        self._embedder = embedder
+        self._strength = strength
+        self._weights: npt.NDArray[np.float64] | None = None
+        self._bias: npt.NDArray[np.float64] | None = None
+        self._classes: tuple[Intent, ...] = ()
+        self._vectors: Vector | None = None
+
+    def fit(self) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self._vectors = self._embedder.encode([e.text for e in self._exemplars])
+        labels = [e.intent.value for e in self._exemplars]
+        model = LogisticRegression(C=self._strength, max_iter=3000)
+        model.fit(self._vectors, labels)
+        self._weights = np.asarray(model.coef_, dtype=np.float64)
+        self._bias = np.asarray(model.intercept_, dtype=np.float64)
+        self._classes = tuple(Intent(c) for c in model.classes_)
+
+    @property
+    def ready(self) -> bool:
+        return self._weights is not None
+
+    def predict(self, vector: Vector) -> Prediction:
+        if self._weights is None or self._bias is None or self._vectors is None:
+            self.fit()
+        assert self._weights is not None and self._bias is not None and self._vectors is not None
+        logits = self._weights @ vector + self._bias
+        logits -= logits.max()
+        probs = np.exp(logits) / np.exp(logits).sum()
+        probabilities = {c: float(p) for c, p in zip(self._classes, probs, strict=True)}
+        return Prediction(probabilities, self._nearest_categories(vector))
+
+    def _nearest_categories(self, vector: Vector) -> dict[Intent, str]:
+        """Risky requests need a category (it becomes the ticket's); take the nearest
+        exemplar's."""
+        assert self._vectors is not None
+        sims = self._vectors @ vector
+        out: dict[Intent, str] = {}
+        for i in np.argsort(-sims):
+            exemplar = self._exemplars[int(i)]
+            if exemplar.category and exemplar.intent not in out:
+                out[exemplar.intent] = exemplar.category
+        return out

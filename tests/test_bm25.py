@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+from retrieval.bm25 import Bm25Index
+from retrieval.text import tokenize
+
+DOCS = [
+    "Connect to the VPN from home with the VPN client",
+    "Add the follow-me printer and print from a Mac",
+    "Reset a forgotten password with the self-service page",
+    "VPN error 809 means the network blocks VPN traffic",
+    "",
+]
+
+
+def test_scores_equal_rank_bm25() -> None:
+    tokens = [tokenize(d) for d in DOCS]
+    index = Bm25Index(tokens)
+    reference = BM25Okapi([t or ["\x00"] for t in tokens])
+    for query in ["vpn error 809", "printer mac mac", "password", "nothing matches"]:
+        q = tokenize(query)
+        np.testing.assert_allclose(index.scores(q), reference.get_scores(q), rtol=1e-9)
+
+
+def test_ceiling_bounds_every_score() -> None:
+    index = Bm25Index([tokenize(d) for d in DOCS])
+    q = tokenize("vpn 809 network")
+    assert index.scores(q).max() <= index.ceiling(q)
+    assert index.ceiling([]) == 0.0
+
+
+def test_tokenize_keeps_codes_and_drops_function_words() -> None:
+    assert tokenize("How do I fix error 0x80070005 on my VPN?") == [
+        "fix",
+        "error",
+        "0x80070005",
+        "vpn",
+    ]
+    assert tokenize("printers printing") == ["printer", "print"]
+
+
+def test_empty_corpus() -> None:
+    assert Bm25Index([]).scores(["x"]).shape == (0,)

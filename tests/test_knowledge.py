@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from retrieval.articles import Article, Status
+from retrieval.confidence import Calibration
+from retrieval.embedding import HashEmbedder, Vectors
+from retrieval.knowledge import KnowledgeBase
+from retrieval.loader import load_path
+from retrieval.store import KnowledgeStore
+
+DATA = Path(__file__).parent / "data"
+TODAY = date(2026, 11, 23)
+FLAT = Calibration(("score",), (0.0,), (1.0,), (4.0,), -2.0, 0.5, 0.9)
+
+
+class CountingEmbedder(HashEmbedder):
+    """Counts the texts it is asked to embed, to prove what is (not) re-embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return super().encode(texts)
+
+
+def make_kb(engine: Engine, embedder: HashEmbedder | None = None) -> KnowledgeBase:
+    return KnowledgeBase(
+        KnowledgeStore(engine), embedder or CountingEmbedder(), FLAT, clock=lambda: TODAY
+    )
+
+
+def small() -> list[Article]:
+    return load_path(DATA / "kb_small").articles
+
+
+def test_import_then_search(engine: Engine) -> None:
+    kb = make_kb(engine)
+    report = kb.import_articles(small())
+    assert sorted(report.added) == ["mail-phone", "password", "printer", "vpn", "wifi"]
+    hit = kb.search("vpn will not connect from home")
+    assert hit.top is not None and hit.top.id == "vpn"
+    assert [c.article_id for c in hit.result.candidates][:1] == ["vpn"]
+    assert 0.0 <= hit.confidence <= 1.0
+
+
+def test_draft_and_stale_articles_never_answer(engine: Engine) -> None:
+    kb = make_kb(engine)
+    kb.import_articles(small())
+    ids = {
+        c.article_id
+        for q in ["staff wifi", "email on my iphone"]
+        for c in kb.search(q).result.candidates
+    }
+    assert "wifi" not in ids  # draft
+    assert "mail-phone" not in ids  # reviewed 2025-01-01 every 180 days: overdue
+    reasons = dict((a.id, r) for a, r in kb.excluded())
+    assert reasons == {"wifi": "status is draft", "mail-phone": "review was due on 2025-06-30"}
+    # The day before it fell due, the same article could answer.
+    early = kb.search("email on my iphone", today=date(2025, 6, 30))
+    assert early.top is not None and early.top.id == "mail-phone"
+
+
+def test_tag_filter(engine: Engine) -> None:
+    kb = make_kb(engine)
+    kb.import_articles(small())
+    hit = kb.search("how do I connect to the VPN", tags=("password",))
+    assert [c.article_id for c in hit.result.candidates] == ["password"]
+
+
+def test_reimport_embeds_only_changes(engine: Engine) -> None:
+    embedder = CountingEmbedder()
+    kb = make_kb(engine, embedder)
+    articles = small()
+    kb.import_articles(articles)
+    first = len(embedder.texts)
+    assert first > 0
+
+    unchanged = kb.import_articles(articles)
+    assert unchanged.changed == [] and len(embedder.texts) == first
+
+    by_id = {a.id: a for a in articles}
+    edited = replace(
+        by_id["printer"], questions=(*by_id["printer"].questions, "scanner on floor 3")
+    )
+    retired = replace(by_id["vpn"], status=Status.RETIRED)
+    added = replace(by_id["password"], id="password-rules", title="Password rules")
+    report = kb.import_articles([edited, retired, added])
+    assert (report.added, sorted(report.updated), report.retired) == (
+        ["password-rules"],
+        ["printer", "vpn"],
+        ["vpn"],
+    )
+    new_texts = embedder.texts[first:]
+    assert "scanner on floor 3" in new_texts and "Password rules" in new_texts
+    assert not any("VPN" in t for t in new_texts)  # retiring does not embed
+    assert "vpn" not in {c.article_id for c in kb.search("connect to the VPN").result.candidates}
+    assert kb.search("scanner on floor 3").top.id == "printer"  # type: ignore[union-attr]
+
+
+def test_restart_reuses_stored_vectors(engine: Engine) -> None:
+    make_kb(engine).import_articles(small())
+    embedder = CountingEmbedder()
+    restarted = make_kb(engine, embedder)
+    stats = restarted.load()
+    assert stats.embedded == 0 and stats.reused == 4  # stale articles stay indexed, masked
+    assert embedder.texts == []
+    assert restarted.search("add the office printer").top.id == "printer"  # type: ignore[union-attr]
+
+
+def test_other_process_edit_is_picked_up(engine: Engine) -> None:
+    a = make_kb(engine)
+    a.import_articles(small())
+    b = make_kb(engine)
+    b.load()
+    assert not b.refresh()
+    printer = next(x for x in small() if x.id == "printer")
+    a.import_articles([replace(printer, status=Status.RETIRED)])
+    assert b.refresh()
+    assert "printer" not in {c.article_id for c in b.search("add the printer").result.candidates}
+
+
+def test_failed_embedding_leaves_store_unchanged(engine: Engine) -> None:
+    class Broken(HashEmbedder):
+        def encode(self, texts: Sequence[str]) -> Vectors:
+            raise RuntimeError("model unavailable")
+
+    kb = make_kb(engine, Broken())
+    with pytest.raises(RuntimeError):
+        kb.import_articles(small())
+    assert KnowledgeStore(engine).articles() == []
+
+
+def test_calibration_persists(engine: Engine) -> None:
+    kb = make_kb(engine)
+    kb.import_articles(small())
+    fitted = replace(FLAT, threshold=0.42, source="unit")
+    kb.use_calibration(fitted, persist=True)
+    again = make_kb(engine)
+    again.load()
+    assert again.calibration == fitted and again.threshold == 0.42
+
+
+def test_near_duplicates(engine: Engine) -> None:
+    kb = make_kb(engine)
+    articles = small()
+    twin = replace(next(a for a in articles if a.id == "password"), id="password-copy")
+    kb.import_articles([*articles, twin])
+    pairs = kb.near_duplicates(0.95)
+    assert [(a, b) for a, b, _ in pairs] == [("password", "password-copy")]
