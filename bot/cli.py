@@ -140,6 +140,8 @@ def near_duplicate_warnings(
 
 
 def main() -> None:
+    from bot import cli_eval, cli_run  # noqa: F401 - they register their commands
+
     try:
         app()
     except KeyboardInterrupt:

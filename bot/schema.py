@@ -6,6 +6,10 @@ from sqlalchemy import MetaData
 
 
 def all_metadata() -> list[MetaData]:
+    import retrieval.gaps  # noqa: F401 - registers its tables on the retrieval metadata
+    from bot.conversations import metadata as bot_metadata
+    from handoff.outbox import outbox_table  # noqa: F401 - registers the outbox table
+    from handoff.tickets import metadata as handoff_metadata
     from retrieval.store import metadata as retrieval_metadata
 
-    return [retrieval_metadata]
+    return [retrieval_metadata, handoff_metadata, bot_metadata]

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         None, ge=0.0, le=1.0, validation_alias=_env("DESKBOT_CONFIDENCE_THRESHOLD")
     )
     public_url: str = Field("", validation_alias=_env("DESKBOT_PUBLIC_URL"))
+    web_identity_header: str = Field("", validation_alias=_env("DESKBOT_WEB_IDENTITY_HEADER"))
+    spool_file: Path = Field(
+        Path("deskbot-spool.jsonl"), validation_alias=_env("DESKBOT_SPOOL_FILE")
+    )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(

@@ -6,10 +6,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from bot.conversations import ConversationStore
+from bot.core import Services
 from bot.db import make_engine, migrate
+from bot.encoding import BatchingEncoder
 from bot.settings import Settings
+from flows.policy import Policy
+from flows.router import Router
+from handoff.outbox import Outbox
+from handoff.tickets import RequestView, TicketStore
 from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, SentenceEmbedder
+from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
 from retrieval.store import KnowledgeStore
 
@@ -50,3 +58,45 @@ def knowledge_base(
         vector_store=vectors,
         threshold_override=settings.confidence_threshold,
     )
+
+
+class TicketRequests:
+    """The request-status flow's view of the ticket store."""
+
+    def __init__(self, tickets: TicketStore) -> None:
+        self._tickets = tickets
+
+    def requests_of(self, requester: str) -> list[RequestView]:
+        return self._tickets.requests_of(requester)
+
+
+def services(
+    settings: Settings,
+    engine: Engine,
+    embedder_: Embedder | None = None,
+    *,
+    desks: tuple[str, ...] = (),
+) -> Services:
+    """Everything the dialogue core needs, on one database."""
+    emb = embedder_ or embedder(settings)
+    kb = knowledge_base(settings, engine, emb)
+    tickets = TicketStore(engine)
+    router = Router.from_file(emb)
+    policy = Policy(router, kb, TicketRequests(tickets))
+    return Services(
+        knowledge=kb,
+        policy=policy,
+        conversations=ConversationStore(engine),
+        tickets=tickets,
+        gaps=GapStore(engine),
+        outbox=Outbox(engine),
+        encoder=BatchingEncoder(emb),
+        desks=desks,
+        spool_file=settings.spool_file,
+    )
+
+
+def warm_up(s: Services) -> None:
+    """Load the index and train the router before the first user arrives."""
+    s.knowledge.load()
+    s.policy.router.warm_up()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flows.answering import handoff
 from flows.intents import Intent, Reason
 from flows.router import Route
-from flows.types import FlowState, Outcome, Say, UserTurn
+from flows.types import FlowState, Outcome, UserTurn
 
 
 def human(state: FlowState, turn: UserTurn, route: Route) -> Outcome:
@@ -17,19 +19,10 @@ def human(state: FlowState, turn: UserTurn, route: Route) -> Outcome:
 
 def risky(state: FlowState, turn: UserTurn, route: Route) -> Outcome:
     category = route.category or "security_incident"
-    outcome = handoff(
-        _remember(state, turn),
-        Intent.RISKY,
-        Reason.RISKY_INTENT,
-        "high",
-        category,
-        route=route.via,
-        prefix=(Say("risky_advice", {"category": category}),),
+    return handoff(
+        _remember(state, turn), Intent.RISKY, Reason.RISKY_INTENT, "high", category, route=route.via
     )
-    return outcome
 
 
 def _remember(state: FlowState, turn: UserTurn) -> FlowState:
-    from dataclasses import replace
-
     return replace(state, questions=(*state.questions, turn.text), last_question=turn.text)

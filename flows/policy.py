@@ -9,11 +9,11 @@ from dataclasses import dataclass, field, replace
 
 from flows import buttons, escalation
 from flows.answering import AnswerPolicy, answer
-from flows.intents import Intent
+from flows.intents import Decision, Intent
 from flows.request_status import request_status
 from flows.router import Route, Router
 from flows.smalltalk import smalltalk
-from flows.types import FlowState, Knowledge, Outcome, Requests, Say, UserTurn
+from flows.types import Decided, FlowState, Knowledge, Outcome, Requests, Say, UserTurn
 
 PASSWORD_TAGS = ("password",)
 
@@ -52,6 +52,10 @@ class Policy:
             return buttons.feedback(state, turn, helpful=True)
         if action == "not_helpful":
             return buttons.feedback(state, turn, helpful=False)
+        if action == "solved":
+            return Outcome(
+                state, (Say("solved"),), Decided(Intent.SMALLTALK, Decision.REPLY, route="button")
+            )
         if action == "human":
             return escalation.human(state, turn, Route(Intent.HUMAN, via="button"))
         if action.startswith("choose:"):
@@ -60,7 +64,7 @@ class Policy:
 
     def _faq(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
         hit = self.knowledge.search(turn.text, vector=turn.vector)
-        return answer(state, turn, hit, Intent.FAQ, self.answering, self._secret_notice(turn))
+        return answer(state, turn, hit, Intent.FAQ, self.answering)
 
     def _password(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
         """Password guidance comes from password articles; a question the router called a
@@ -70,10 +74,4 @@ class Policy:
             general = self.knowledge.search(turn.text, vector=turn.vector)
             if general.confident or general.confidence > hit.confidence:
                 hit = general
-        return answer(state, turn, hit, Intent.PASSWORD, self.answering, self._secret_notice(turn))
-
-    @staticmethod
-    def _secret_notice(turn: UserTurn) -> tuple[Say, ...]:
-        if not turn.secret_kinds:
-            return ()
-        return (Say("secret_removed", {"kinds": sorted(turn.secret_kinds)}),)
+        return answer(state, turn, hit, Intent.PASSWORD, self.answering)

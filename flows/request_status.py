@@ -11,7 +11,8 @@ import re
 
 from flows.intents import Decision, Intent
 from flows.router import Route
-from flows.types import Decided, FlowState, Outcome, Requests, RequestView, Say, UserTurn
+from flows.types import Decided, FlowState, Outcome, Requests, Say, UserTurn
+from handoff.tickets import RequestView
 from retrieval.text import tokenize
 
 NUMBER = re.compile(r"\breq ?(\d{7})\b", re.IGNORECASE)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from flows.intents import Decision, Intent, Reason
+from handoff.tickets import RequestView
 from retrieval.articles import Article
 from retrieval.knowledge import Retrieval
 
@@ -114,17 +114,6 @@ class Outcome:
     says: tuple[Say, ...]
     decided: Decided
     actions: tuple[Action, ...] = ()
-
-
-@dataclass(frozen=True)
-class RequestView:
-    """A request as its requester may see it."""
-
-    number: str
-    title: str
-    status: str
-    updated_at: datetime
-    assignee: str | None = None
 
 
 class Knowledge(Protocol):

@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from bot import demo_data, wiring
+from bot.core import DialogueCore
 from bot.db import make_engine, migrate
+from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
 from retrieval.embedding import HashEmbedder, SentenceEmbedder
+from retrieval.evaluation import fit_calibration, load_queries
+from retrieval.loader import load_path
+from tests.support import ChatBot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TODAY = date(2026, 11, 23)
@@ -107,3 +113,44 @@ def real_embedder() -> SentenceEmbedder:
     embedder = SentenceEmbedder()
     embedder.warm_up()
     return embedder
+
+
+def test_settings(url: str) -> Settings:
+    return Settings(DESKBOT_DATABASE_URL=url, DESKBOT_KB_PATH=DEMO_KB_PATH)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with the demo knowledge base indexed by the fake embedder, a calibration
+    fitted for that embedder on the demo questions, and the demo requests."""
+    path = tmp_path_factory.mktemp("demo") / "deskbot.db"
+    url = f"sqlite:///{path}"
+    settings = test_settings(url)
+    engine = wiring.database(settings)
+    services = wiring.services(settings, engine, HashEmbedder())
+    kb = services.knowledge
+    kb.import_articles(load_path(DEMO_KB_PATH).articles)
+    kb.use_calibration(
+        fit_calibration(kb, load_queries(DEMO_QUESTIONS_PATH), 0.9, "test"), persist=True
+    )
+    demo_data.seed_tickets(services.tickets)
+    with engine.connect() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_url(demo_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "deskbot.db"
+    shutil.copy(demo_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+async def bot(demo_url: str) -> ChatBot:
+    """A conversation with the real dialogue core on the demo knowledge base."""
+    settings = test_settings(demo_url)
+    services = wiring.services(settings, make_engine(demo_url), HashEmbedder())
+    wiring.warm_up(services)
+    return ChatBot(DialogueCore(services), services)

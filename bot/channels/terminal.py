@@ -1,0 +1,97 @@
+"""`deskbot chat`: the dialogue core in a terminal. Buttons become numbered options."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+
+from bot.conversations import ConversationStore
+from bot.core import DialogueCore
+from bot.types import Identity, IncomingMessage, Reply
+from bot.wording import plain_text
+
+QUIT = {"/quit", "/exit", "quit", "exit"}
+
+
+def render(reply: Reply) -> tuple[str, list[str]]:
+    """A reply as text with numbered options, and the actions behind the numbers."""
+    lines = [plain_text(reply)]
+    actions = []
+    for n, button in enumerate(reply.buttons, start=1):
+        lines.append(f"  {n}) {button.label}")
+        actions.append(button.action)
+    return "\n".join(lines), actions
+
+
+class TerminalChat:
+    def __init__(
+        self,
+        core: DialogueCore,
+        conversations: ConversationStore,
+        identity: Identity,
+        conversation: str,
+        write: Callable[[str], None] = print,
+    ) -> None:
+        self.core = core
+        self.conversations = conversations
+        self.identity = identity
+        self.key = conversation
+        self.write = write
+        self.actions: list[str] = []
+        self.seen = 0
+
+    async def say(self, text: str) -> list[Reply]:
+        """One line typed by the user; a bare number picks an offered option."""
+        stripped = text.strip()
+        action = None
+        if stripped.isdigit() and 0 < int(stripped) <= len(self.actions):
+            action, stripped = self.actions[int(stripped) - 1], ""
+        replies = await self.core.handle(
+            IncomingMessage("terminal", self.key, self.identity, stripped, action)
+        )
+        self.actions = []
+        for reply in replies:
+            shown, actions = render(reply)
+            self.actions.extend(actions)
+            self.write(shown)
+        await self._mark_seen()
+        return replies
+
+    async def _mark_seen(self) -> None:
+        conversation = await asyncio.to_thread(self.conversations.find, "terminal", self.key)
+        if conversation is not None:
+            rows = await asyncio.to_thread(self.conversations.messages, conversation.id, self.seen)
+            if rows:
+                self.seen = rows[-1].id
+
+    async def show_new(self) -> None:
+        """Print what a person (or the core) wrote since we last looked."""
+        conversation = await asyncio.to_thread(self.conversations.find, "terminal", self.key)
+        if conversation is None:
+            return
+        for row in await asyncio.to_thread(self.conversations.messages, conversation.id, self.seen):
+            self.seen = row.id
+            reply = row.reply()
+            if row.role in ("agent", "system") and reply is not None:
+                shown, actions = render(reply)
+                self.actions = actions or self.actions
+                self.write(shown)
+
+    async def run(self) -> None:
+        self.write("Type your question (or /quit). You are chatting with an automated assistant.")
+        watcher = asyncio.create_task(self._watch())
+        try:
+            while True:
+                line = await asyncio.to_thread(sys.stdin.readline)
+                if not line or line.strip() in QUIT:
+                    return
+                if line.strip():
+                    await self.say(line)
+        finally:
+            watcher.cancel()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(2)
+            await self.show_new()

@@ -1,0 +1,156 @@
+"""`deskbot eval` and `deskbot gaps`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot import wiring
+from bot.cli import app, embedding_progress, err, out, report_problems, settings, setup_logging
+from bot.db import make_engine, migrate
+from bot.evaluation import calibration_summary, decision_lines, evaluate, write_curve
+from flows.router import Router
+from retrieval.evaluation import QueryFileError, leave_out, load_queries, unknown_ids, without
+from retrieval.loader import load_path
+
+
+@app.command("eval")
+def eval_command(
+    queries_file: Annotated[
+        Path, typer.Option("--queries", help="Labeled JSONL: {query, relevant_ids}.")
+    ],
+    kb_path: Annotated[
+        Path | None,
+        typer.Option("--kb", help="Articles to evaluate (default: the configured knowledge base)."),
+    ] = None,
+    calibrate: Annotated[
+        Path | None, typer.Option(help="Fit the confidence calibration on this labeled file first.")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write one decision per query (JSONL).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    leave_out_share: Annotated[
+        float,
+        typer.Option(
+            "--leave-out",
+            min=0.0,
+            max=0.9,
+            help="Remove this share of articles at random; their queries become unanswerable.",
+        ),
+    ] = 0.0,
+    folds: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Cross-validate the calibration over this many folds of the queries (grouped by article).",
+        ),
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for --leave-out and --folds.")] = 0,
+    target_precision: Annotated[
+        float | None, typer.Option(min=0.5, max=1.0, help="Default: DESKBOT_TARGET_PRECISION.")
+    ] = None,
+    curve: Annotated[
+        Path | None,
+        typer.Option(help="Write the risk-coverage curve here (PNG, plus the same name .json)."),
+    ] = None,
+) -> None:
+    """Measure retrieval and the answer/hand-off decisions on a labeled query file."""
+    setup_logging()
+    config = settings()
+    target = target_precision or config.target_precision
+    try:
+        queries = load_queries(queries_file)
+        calibration_queries = load_queries(calibrate) if calibrate else None
+    except QueryFileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+    engine = wiring.database(config)
+    embedder = wiring.embedder(config)
+    if kb_path is not None:
+        loaded = load_path(kb_path)
+        if not loaded.ok:
+            report_problems(loaded.errors)
+            raise typer.Exit(1)
+        articles = loaded.articles
+        scratch = make_engine("sqlite://")
+        migrate(scratch)
+        kb = wiring.knowledge_base(config, engine, embedder, store_engine=scratch)
+    else:
+        configured = wiring.knowledge_base(config, engine, embedder)
+        configured.load()
+        articles = configured.articles()
+        if not articles:
+            err.print(
+                "[red]The knowledge base is empty: run `deskbot kb import` or pass --kb.[/red]"
+            )
+            raise typer.Exit(1)
+        # evaluate on a scratch copy, so leaving articles out never touches the real store
+        scratch = make_engine("sqlite://")
+        migrate(scratch)
+        kb = wiring.knowledge_base(config, engine, embedder, store_engine=scratch)
+        kb.use_calibration(configured.calibration)
+
+    removed: set[str] = set()
+    if leave_out_share > 0:
+        articles, removed = leave_out(articles, leave_out_share, seed)
+        queries = without(queries, removed)
+        if calibration_queries is not None:
+            calibration_queries = without(calibration_queries, removed)
+    missing = unknown_ids(queries, articles) - removed
+    if missing:
+        err.print(
+            f"[yellow]{len(missing)} relevant id(s) are not in the knowledge base, e.g. {sorted(missing)[:3]}[/yellow]"
+        )
+
+    progress, advance = embedding_progress("embedding")
+    with progress:
+        kb.import_articles(articles, progress=advance)  # type: ignore[arg-type]
+    kb.use_calibration(kb.calibration.for_target(target))
+    report, decided = evaluate(
+        kb,
+        Router.from_file(embedder),
+        queries,
+        calibrate_on=calibration_queries,
+        folds=folds,
+        seed=seed,
+        target_precision=target,
+    )
+    report.left_out = sorted(removed)
+    if out_file is not None:
+        out_file.write_text("\n".join(decision_lines(queries, decided)) + "\n", encoding="utf-8")
+    if curve is not None:
+        write_curve(report.curve, curve, target)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    print_report(report, kb.calibration)
+
+
+def print_report(report: object, calibration: object) -> None:
+    from bot.evaluation import Report
+    from retrieval.confidence import Calibration
+
+    assert isinstance(report, Report) and isinstance(calibration, Calibration)
+    out.print(
+        f"[bold]{report.queries} queries[/bold]"
+        + (f", {len(report.left_out)} articles left out" if report.left_out else "")
+    )
+    out.print("retriever   P@1     R@3     MRR")
+    for name, m in report.retrievers.items():
+        out.print(f"{name:<10} {m.p_at_1:6.3f}  {m.r_at_3:6.3f}  {m.mrr:6.3f}")
+    s = report.at_threshold
+    out.print(f"calibration: {report.calibration_source}; {calibration_summary(calibration)}")
+    out.print(
+        f"threshold {report.threshold:.3f} (target precision {report.target_precision:.2f}; "
+        f"on this file the target is met from {report.threshold_for_target:.3f})"
+    )
+    out.print(f"coverage (answerable answered correctly) {s.coverage:.3f} of {s.answerable}")
+    out.print(f"wrong answers among answered             {s.wrong_rate:.3f} of {s.answered}")
+    out.print(f"false accepts (unanswerable answered)    {s.false_accept:.3f} of {s.unanswerable}")
+    out.print(f"expected calibration error               {report.calibration_error:.3f}")
+    out.print(f"decisions {report.decisions}; intents {report.intents}")

@@ -1,0 +1,461 @@
+"""The dialogue core: one turn is redact -> load state -> route -> flow -> decide -> persist
+-> audit. Channels turn their events into `IncomingMessage`s and render the `Reply`s.
+
+Every conversation starts with the disclosure that this is an automated assistant. While a
+person has the conversation the core does not answer: the user's messages go to the ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from bot import wording
+from bot.conversations import Conversation, ConversationStore
+from bot.encoding import BatchingEncoder, Vector
+from bot.metrics import Metrics
+from bot.redaction import Redaction, redact
+from bot.spool import spool
+from bot.types import IncomingMessage, Reply
+from flows.intents import Reason
+from flows.policy import Policy
+from flows.types import FlowState, Handoff, Outcome, RecordFeedback, RecordGap, UserTurn
+from handoff.facts import extract_facts
+from handoff.outbox import Outbox
+from handoff.summary import CaseOutline, summarize, ticket_title
+from handoff.tickets import EventKind, NewTicket, Ticket, TicketStore
+from retrieval.gaps import GapStore
+from retrieval.knowledge import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+# Channels that read new messages from the transcript themselves (web chat and terminal
+# poll); the others get them pushed through the outbox.
+PULL_CHANNELS = frozenset({"web", "terminal"})
+
+
+@dataclass
+class Services:
+    knowledge: KnowledgeBase
+    policy: Policy
+    conversations: ConversationStore
+    tickets: TicketStore
+    gaps: GapStore
+    outbox: Outbox
+    encoder: BatchingEncoder
+    desks: tuple[str, ...] = ()  # outbox destinations of agent desks (e.g. "desk:slack")
+    metrics: Metrics = field(default_factory=Metrics)
+    spool_file: Path = Path("deskbot-spool.jsonl")
+
+
+class DialogueCore:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        """One user turn. Never raises: on failure the user gets an apology and a way to a
+        person, and the failure is logged without the user's words."""
+        redaction = redact(message.text)
+        metrics = self.s.metrics
+        metrics.turns.labels(message.channel).inc()
+        with metrics.turn_latency.labels(message.channel).time():
+            return await self._handle(message, redaction)
+
+    async def _handle(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
+        try:
+            if message.message_id and not await asyncio.to_thread(
+                self.s.conversations.first_delivery, message.channel, message.message_id
+            ):
+                return []  # a retry of something already handled
+            conversation = await asyncio.to_thread(self._open, message)
+            async with self._lock(conversation.id):
+                # re-read inside the lock: another turn may just have changed it
+                current = await asyncio.to_thread(self.s.conversations.get, conversation.id)
+                assert current is not None
+                if current.with_person:
+                    return await asyncio.to_thread(self._to_person, current, message, redaction)
+                vector = await self._vector(redaction.text, message.action)
+                return await asyncio.to_thread(self._turn, current, message, redaction, vector)
+        except Exception as exc:
+            log.error(
+                "turn failed in %s: %s", message.channel, exc.__class__.__name__, exc_info=True
+            )
+            self.s.metrics.errors.inc()
+            return await asyncio.to_thread(self._rescue, message, redaction)
+
+    def _rescue(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
+        """A turn failed (model, index or database): keep the message and give the user a
+        way to a person. If the database is reachable the message goes to an error ticket."""
+        apology = Reply(wording.APOLOGY, "error", buttons=(wording.TALK_TO_PERSON,))
+        try:
+            conversation = self._open(message)
+            text = redaction.text.strip() or f"[pressed: {message.action}]"
+            with self.s.conversations.engine.begin() as conn:
+                self.s.conversations.add_messages(
+                    conn,
+                    conversation.id,
+                    [("user", text, {}), ("bot", apology.text, {"reply": apology.to_dict()})],
+                )
+                if not conversation.with_person:
+                    handoff = Handoff(Reason.ERROR, "normal", "general")
+                    state = FlowState.from_dict(conversation.flow_state)
+                    ticket = self._open_ticket(conn, conversation, state, handoff, text)
+                    self.s.conversations.save(
+                        conn,
+                        replace(conversation, mode="human", ticket_id=ticket.id, disclosed=True),
+                    )
+                    self._notify_desks(conn, ticket, "opened")
+                    apology = replace(
+                        apology,
+                        text=wording.APOLOGY_TICKET.format(number=ticket.number),
+                        buttons=(),
+                    )
+        except Exception as exc:
+            log.error("could not keep a failed turn: %s", exc.__class__.__name__)
+            spool(self.s.spool_file, message.channel, message.conversation, redaction.text)
+        return [apology]
+
+    def _open(self, message: IncomingMessage) -> Conversation:
+        user = message.user
+        return self.s.conversations.open(
+            message.channel,
+            message.conversation,
+            user.user_id,
+            user.requester,
+            user.name,
+            message.reference,
+        )
+
+    async def _vector(self, text: str, action: str | None) -> Vector | None:
+        if action or not text.strip():
+            return None
+        return await self.s.encoder.encode(text)
+
+    # -- a turn with the assistant -----------------------------------------------------------
+
+    def _turn(
+        self,
+        conversation: Conversation,
+        message: IncomingMessage,
+        redaction: Redaction,
+        vector: Vector | None,
+    ) -> list[Reply]:
+        started = time.perf_counter()
+        self.s.knowledge.refresh()
+        text = redaction.text.strip()
+        state = FlowState.from_dict(conversation.flow_state)
+        turn = UserTurn(
+            text, message.action, message.user.email, frozenset(redaction.kinds), vector
+        )
+        outcome = self.s.policy.handle(state, turn)
+        replies: list[Reply] = []
+        if not conversation.disclosed:
+            replies.append(
+                Reply(wording.DISCLOSURE, "disclosure", buttons=(wording.TALK_TO_PERSON,))
+            )
+        if redaction.found:
+            replies.append(wording.secret_removed(sorted(redaction.kinds)))
+        with self.s.conversations.engine.begin() as conn:
+            ticket = self._carry_out(conn, conversation, outcome, text)
+            for say in outcome.says:
+                if say.key == "handoff":
+                    assert ticket is not None
+                    replies.append(
+                        wording.handoff(
+                            say.data["reason"], say.data["priority"], ticket.number, ticket.category
+                        )
+                    )
+                else:
+                    rendered = wording.render(say)
+                    if rendered is not None:
+                        replies.append(rendered)
+            if not replies:
+                replies.append(
+                    Reply(
+                        wording.NOT_UNDERSTOOD_ACTION, "notice", buttons=(wording.TALK_TO_PERSON,)
+                    )
+                )
+            updated = replace(
+                conversation,
+                flow_state=outcome.state.to_dict(),
+                disclosed=True,
+                mode="human" if ticket else conversation.mode,
+                ticket_id=ticket.id if ticket else conversation.ticket_id,
+            )
+            user_line = text if text else f"[pressed: {message.action}]"
+            self.s.conversations.add_messages(
+                conn,
+                conversation.id,
+                [
+                    ("user", user_line, {"action": message.action} if message.action else {}),
+                    *(("bot", r.text, {"reply": r.to_dict()}) for r in replies),
+                ],
+            )
+            self.s.conversations.save(conn, updated)
+            d = outcome.decided
+            self.s.metrics.decisions.labels(d.intent.value, d.decision.value).inc()
+            if d.reason is not None:
+                self.s.metrics.handoffs.labels(d.reason.value).inc()
+            self.s.conversations.add_decision(
+                conn,
+                {
+                    "conversation_id": conversation.id,
+                    "channel": conversation.channel,
+                    "intent": d.intent.value,
+                    "decision": d.decision.value,
+                    "reason": d.reason.value if d.reason else None,
+                    "article_id": d.article_id,
+                    "confidence": d.confidence,
+                    "threshold": d.threshold,
+                    "candidates": [list(c) for c in d.candidates],
+                    "route": d.route,
+                    "category": d.category,
+                    "question": text or None,
+                    "latency_ms": (time.perf_counter() - started) * 1000,
+                },
+            )
+            if ticket is not None:
+                self._notify_desks(conn, ticket, "opened")
+        return replies
+
+    def _carry_out(
+        self, conn: Connection, conversation: Conversation, outcome: Outcome, text: str
+    ) -> Ticket | None:
+        ticket = None
+        for action in outcome.actions:
+            if isinstance(action, Handoff):
+                ticket = self._open_ticket(conn, conversation, outcome.state, action, text)
+            elif isinstance(action, RecordGap):
+                self.s.gaps.record_gap(
+                    action.question, action.reason, action.nearest_article, action.confidence, conn
+                )
+            elif isinstance(action, RecordFeedback):
+                self.s.gaps.record_feedback(
+                    action.article_id, action.helpful, action.question, conn
+                )
+        return ticket
+
+    def _open_ticket(
+        self,
+        conn: Connection,
+        conversation: Conversation,
+        state: FlowState,
+        handoff: Handoff,
+        text: str,
+    ) -> Ticket:
+        history = self.s.conversations.messages(conversation.id)
+        transcript = [{"at": m.at.isoformat(), "role": m.role, "text": m.text} for m in history]
+        if text:
+            transcript.append(
+                {"at": self.s.conversations.now().isoformat(), "role": "user", "text": text}
+            )
+        questions = list(state.questions) or ([text] if text else [])
+        title_of = self._title_of
+        outline = CaseOutline(
+            reason=handoff.reason.value,
+            priority=handoff.priority,
+            category=handoff.category,
+            requester=conversation.requester,
+            channel=conversation.channel,
+            questions=questions,
+            offered=[(title_of(a), c) for a, c in state.offered],
+            feedback=[(title_of(a), h) for a, h in state.feedback],
+            facts=extract_facts(questions),
+            requester_name=conversation.requester_name,
+        )
+        return self.s.tickets.create(
+            NewTicket(
+                reason=handoff.reason.value,
+                priority=handoff.priority,
+                category=handoff.category,
+                title=ticket_title(outline),
+                summary=summarize(outline),
+                requester=conversation.requester,
+                requester_name=conversation.requester_name,
+                channel=conversation.channel,
+                conversation_id=conversation.id,
+                facts=outline.facts.as_dict(),
+                questions=questions,
+                offered=list(state.offered),
+                feedback=list(state.feedback),
+                transcript=transcript,
+            ),
+            conn,
+        )
+
+    def _title_of(self, article_id: str) -> str:
+        article = self.s.knowledge.article(article_id)
+        return article.title if article else article_id
+
+    # -- a turn while a person has the conversation -------------------------------------------
+
+    def _to_person(
+        self, conversation: Conversation, message: IncomingMessage, redaction: Redaction
+    ) -> list[Reply]:
+        """The user's words go to the ticket and the agents; the assistant stays quiet."""
+        text = redaction.text.strip() or (f"[pressed: {message.action}]" if message.action else "")
+        replies: list[Reply] = []
+        if redaction.found:
+            replies.append(wording.secret_removed(sorted(redaction.kinds)))
+        ticket = self.s.tickets.get(conversation.ticket_id) if conversation.ticket_id else None
+        if ticket is None or not ticket.open:  # defensive: no open ticket means back to the bot
+            with self.s.conversations.engine.begin() as conn:
+                self.s.conversations.save(conn, replace(conversation, mode="bot"))
+            return replies
+        if not conversation.agent_name and not text.startswith("[pressed"):
+            replies.append(Reply(wording.WAITING_FOR_PERSON.format(number=ticket.number), "notice"))
+        self.s.tickets.add_event(ticket.id, EventKind.USER_MESSAGE, conversation.requester, text)
+        with self.s.conversations.engine.begin() as conn:
+            self.s.conversations.add_messages(
+                conn,
+                conversation.id,
+                [("user", text, {}), *(("bot", r.text, {"reply": r.to_dict()}) for r in replies)],
+            )
+            self._notify_desks(conn, ticket, "user_message", {"text": text})
+        return replies
+
+    # -- the agent side -----------------------------------------------------------------------
+
+    def _notify_desks(
+        self, conn: Connection, ticket: Ticket, event: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        for desk in self.s.desks:
+            self.s.outbox.add(
+                desk, {"ticket_id": ticket.id}, {"event": event, **(extra or {})}, conn
+            )
+
+    def _deliver(
+        self, conn: Connection, conversation: Conversation, replies: Sequence[Reply], role: str
+    ) -> None:
+        """Put replies in the transcript, and push them to channels that do not poll."""
+        self.s.conversations.add_messages(
+            conn, conversation.id, [(role, r.text, {"reply": r.to_dict()}) for r in replies]
+        )
+        if conversation.channel not in PULL_CHANNELS:
+            self.s.outbox.add(
+                conversation.channel,
+                dict(conversation.reference),
+                {"replies": [r.to_dict() for r in replies]},
+                conn,
+            )
+
+    def _conversation_of(self, ticket: Ticket) -> Conversation | None:
+        return self.s.conversations.get(ticket.conversation_id) if ticket.conversation_id else None
+
+    async def claim(self, ticket_id: int, agent: str) -> bool:
+        """Claim a ticket; the user is told a named person is now answering. One winner."""
+        return await asyncio.to_thread(self._claim, ticket_id, agent)
+
+    def _claim(self, ticket_id: int, agent: str) -> bool:
+        if not self.s.tickets.claim(ticket_id, agent):
+            return False
+        ticket = self.s.tickets.get(ticket_id)
+        assert ticket is not None
+        conversation = self._conversation_of(ticket)
+        with self.s.conversations.engine.begin() as conn:
+            if conversation is not None:
+                self.s.conversations.save(
+                    conn, replace(conversation, mode="human", agent_name=agent, ticket_id=ticket.id)
+                )
+                self._deliver(
+                    conn,
+                    conversation,
+                    [Reply(wording.AGENT_JOINED.format(agent=agent), "handover")],
+                    "system",
+                )
+            self._notify_desks(conn, ticket, "claimed", {"agent": agent})
+        return True
+
+    async def reply(self, ticket_id: int, agent: str, text: str) -> bool:
+        """An agent's message to the user (redacted like everything else)."""
+        return await asyncio.to_thread(self._reply, ticket_id, agent, redact(text).text)
+
+    def _reply(self, ticket_id: int, agent: str, text: str) -> bool:
+        ticket = self.s.tickets.get(ticket_id)
+        if ticket is None or not ticket.open or not text.strip():
+            return False
+        self.s.tickets.add_event(ticket.id, EventKind.AGENT_MESSAGE, agent, text)
+        conversation = self._conversation_of(ticket)
+        with self.s.conversations.engine.begin() as conn:
+            if conversation is not None:
+                self._deliver(
+                    conn,
+                    conversation,
+                    [Reply(text, "agent", automated=False, author=agent)],
+                    "agent",
+                )
+            self._notify_desks(conn, ticket, "agent_message", {"agent": agent, "text": text})
+        return True
+
+    async def note(self, ticket_id: int, agent: str, text: str) -> bool:
+        """An internal note: on the ticket only, never shown to the user."""
+
+        def write() -> bool:
+            if self.s.tickets.get(ticket_id) is None:
+                return False
+            self.s.tickets.add_event(ticket_id, EventKind.NOTE, agent, redact(text).text)
+            return True
+
+        return await asyncio.to_thread(write)
+
+    async def resolve(self, ticket_id: int, agent: str, resolution: str) -> bool:
+        """Close the ticket and hand the user back to the assistant, asking if it is solved."""
+        return await asyncio.to_thread(self._close, ticket_id, agent, redact(resolution).text, True)
+
+    async def hand_back(self, ticket_id: int, agent: str) -> bool:
+        """Return the user to the assistant without closing the ticket."""
+        return await asyncio.to_thread(self._close, ticket_id, agent, "", False)
+
+    def _close(self, ticket_id: int, agent: str, resolution: str, resolve: bool) -> bool:
+        done = (
+            self.s.tickets.resolve(ticket_id, agent, resolution)
+            if resolve
+            else self.s.tickets.hand_back(ticket_id, agent)
+        )
+        if not done:
+            return False
+        ticket = self.s.tickets.get(ticket_id)
+        assert ticket is not None
+        conversation = self._conversation_of(ticket)
+        with self.s.conversations.engine.begin() as conn:
+            if conversation is not None:
+                fields = {"agent": agent, "number": ticket.number, "assistant": wording.ASSISTANT}
+                if resolve:
+                    text = wording.RESOLVED.format(**fields)
+                    if resolution.strip():
+                        text += "\n" + wording.RESOLUTION_NOTE.format(resolution=resolution.strip())
+                    back = Reply(text, "handback", buttons=(wording.SOLVED, wording.NOT_SOLVED))
+                else:
+                    back = Reply(
+                        wording.HANDED_BACK.format(**fields),
+                        "handback",
+                        buttons=(wording.TALK_TO_PERSON,),
+                    )
+                # a fresh start with the assistant: earlier questions belong to the ticket
+                self.s.conversations.save(
+                    conn,
+                    replace(
+                        conversation, mode="bot", agent_name=None, flow_state=FlowState().to_dict()
+                    ),
+                )
+                self._deliver(conn, conversation, [back], "system")
+            self._notify_desks(
+                conn, ticket, "resolved" if resolve else "handed_back", {"agent": agent}
+            )
+        return True

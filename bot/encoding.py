@@ -1,0 +1,50 @@
+"""Batches concurrent encoder calls: while the model encodes one batch, new requests queue up
+and go together in the next. A lone request waits for nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import numpy.typing as npt
+
+from retrieval.embedding import Embedder
+
+Vector = npt.NDArray[np.float32]
+
+
+class BatchingEncoder:
+    def __init__(self, embedder: Embedder, max_batch: int = 64) -> None:
+        self.embedder = embedder
+        self.max_batch = max_batch
+        self._pending: list[tuple[str, asyncio.Future[Vector]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        # One thread: the model parallelises internally; two batches at once only contend.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encoder")
+
+    async def encode(self, text: str) -> Vector:
+        future: asyncio.Future[Vector] = asyncio.get_running_loop().create_future()
+        self._pending.append((text, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            texts = [t for t, _ in batch]
+            try:
+                vectors = await loop.run_in_executor(self._executor, self.embedder.encode, texts)
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(batch, vectors, strict=True):
+                if not future.done():
+                    future.set_result(vector)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,97 @@
+"""Building and running the server from Settings: the composition of everything."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot import demo_data, wiring
+from bot.conversations import shared_secret
+from bot.core import DialogueCore, Services
+from bot.settings import Settings
+from bot.spool import drain
+from bot.types import Identity, IncomingMessage
+from bot.web.app import Mount, create_app
+from bot.web.sessions import Signer
+from retrieval.loader import load_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    services: Services
+    core: DialogueCore
+    app: web.Application
+
+
+def prepare_knowledge(settings: Settings, services: Services, *, import_path: bool) -> None:
+    """Load the index; import the configured articles when asked (or the store is empty)."""
+    kb = services.knowledge
+    kb.load()
+    if import_path or not kb.articles():
+        loaded = load_path(settings.kb_path)
+        if not loaded.ok:
+            raise SystemExit("\n".join(str(p) for p in loaded.errors))
+        report = kb.import_articles(loaded.articles)
+        log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
+    services.policy.router.warm_up()
+
+
+def channel_mounts(
+    settings: Settings, services: Services, core: DialogueCore, host: str
+) -> tuple[Mount, ...]:
+    """The channels configured in Settings (Slack, Teams, console) mount themselves here."""
+    return ()
+
+
+def build(settings: Settings, *, demo: bool = False, host: str = "127.0.0.1") -> Runtime:
+    engine = wiring.database(settings)
+    services = wiring.services(settings, engine)
+    core = DialogueCore(services)
+    secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
+    app = create_app(
+        services,
+        core,
+        Signer(secret.encode()),
+        demo_users=tuple(demo_data.users()) if demo else (),
+        identity_header=settings.web_identity_header or None,
+        secure_cookies=settings.public_url.startswith("https://"),
+        mounts=channel_mounts(settings, services, core, host),
+    )
+    return Runtime(settings, services, core, app)
+
+
+async def replay_spool(runtime: Runtime) -> int:
+    """Messages kept on disk while the database was down go in now (as error hand-offs)."""
+    rows = drain(runtime.settings.spool_file)
+    for row in rows:
+        identity = Identity(f"spooled:{row['conversation']}")
+        await runtime.core.handle(
+            IncomingMessage(
+                row["channel"],
+                row["conversation"],
+                identity,
+                row["text"] + " (kept while deskbot was unavailable)",
+            )
+        )
+    return len(rows)
+
+
+async def serve(runtime: Runtime, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    runner = web.AppRunner(runtime.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    await replay_spool(runtime)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,180 @@
+"""The web chat: a page and a small JSON API over the dialogue core.
+
+The browser sends a message and polls the transcript for new lines, so an agent's reply
+reaches it the same way as the assistant's. Identity comes from the signed session: a demo
+sign-in on a local demo, or the header of the single sign-on proxy in production.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bot.conversations import ConversationStore, StoredMessage
+from bot.core import DialogueCore
+from bot.demo_data import DemoUser
+from bot.types import Identity, IncomingMessage
+from bot.web.sessions import ChatSession, Signer
+from bot.web.templates import render
+
+COOKIE = "deskbot_chat"
+MAX_TEXT = 4000
+
+
+@dataclass
+class WebChat:
+    core: DialogueCore
+    conversations: ConversationStore
+    signer: Signer
+    demo_users: tuple[DemoUser, ...] = ()
+    identity_header: str | None = None
+    secure_cookies: bool = False
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/chat", self.page)
+        app.router.add_post("/chat/session", self.sign_in)
+        app.router.add_post("/chat/sign-out", self.sign_out)
+        app.router.add_post("/chat/api/messages", self.send)
+        app.router.add_get("/chat/api/messages", self.poll)
+        app.router.add_post("/chat/api/new", self.new_conversation)
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def _session(self, request: web.Request) -> ChatSession | None:
+        session = self.signer.session(request.cookies.get(COOKIE))
+        if self.identity_header:
+            email = request.headers.get(self.identity_header, "").strip().lower()
+            if not email:
+                return None
+            if session is None or session.email != email:
+                return ChatSession(secrets.token_urlsafe(16), email, email, None, time.time())
+        return session
+
+    def _guest(self) -> ChatSession:
+        sid = secrets.token_urlsafe(16)
+        return ChatSession(sid, f"web-guest:{sid}", None, None, time.time())
+
+    def _set_cookie(self, response: web.StreamResponse, session: ChatSession) -> None:
+        response.set_cookie(
+            COOKIE,
+            self.signer.token(session),
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure_cookies,
+            path="/chat",
+        )
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.Response:
+        session = self._session(request)
+        if session is None and self.demo_users:
+            return web.Response(
+                text=render("chat_sign_in.html", users=self.demo_users), content_type="text/html"
+            )
+        if session is None and self.identity_header:
+            raise web.HTTPUnauthorized(text="Sign in through the company portal to use the chat.")
+        session = session or self._guest()
+        response = web.Response(
+            text=render("chat.html", session=session, demo=bool(self.demo_users)),
+            content_type="text/html",
+        )
+        self._set_cookie(response, session)
+        return response
+
+    async def sign_in(self, request: web.Request) -> web.Response:
+        """Demo sign-in: pick one of the demo employees (only on a local demo)."""
+        if not self.demo_users:
+            raise web.HTTPNotFound()
+        form = await request.post()
+        user = next((u for u in self.demo_users if u.email == form.get("email")), None)
+        if user is None:
+            raise web.HTTPBadRequest(text="Unknown demo user.")
+        session = ChatSession(
+            secrets.token_urlsafe(16), user.email, user.email, user.name, time.time()
+        )
+        response = web.HTTPSeeOther("/chat")
+        self._set_cookie(response, session)
+        raise response
+
+    async def sign_out(self, request: web.Request) -> web.Response:
+        response = web.HTTPSeeOther("/chat")
+        response.del_cookie(COOKIE, path="/chat")
+        raise response
+
+    # -- API -----------------------------------------------------------------------------------
+
+    def _api_session(self, request: web.Request) -> ChatSession:
+        if request.method == "POST":
+            # JSON only: a cross-site form cannot send it without a CORS preflight we never allow
+            if request.content_type != "application/json":
+                raise web.HTTPUnsupportedMediaType(text="Send JSON.")
+            origin = request.headers.get("Origin")
+            if origin and origin.split("://", 1)[-1] != request.host:
+                raise web.HTTPForbidden(text="Cross-site request refused.")
+        session = self._session(request)
+        if session is None:
+            raise web.HTTPUnauthorized(text="No chat session; open /chat first.")
+        return session
+
+    async def send(self, request: web.Request) -> web.Response:
+        session = self._api_session(request)
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="Invalid JSON.") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="Expected a JSON object.")
+        text = body.get("text") or ""
+        action = body.get("action")
+        after = body.get("after", 0)
+        if not isinstance(text, str) or (action is not None and not isinstance(action, str)):
+            raise web.HTTPBadRequest(text="'text' and 'action' must be strings.")
+        if not isinstance(after, int):
+            raise web.HTTPBadRequest(text="'after' must be a message id.")
+        if len(text) > MAX_TEXT:
+            raise web.HTTPRequestEntityTooLarge(MAX_TEXT, len(text), text="Message too long.")
+        if not text.strip() and not action:
+            raise web.HTTPBadRequest(text="Empty message.")
+        identity = Identity(session.user_id, session.email, session.name)
+        await self.core.handle(
+            IncomingMessage(
+                "web", session.sid, identity, text, action, reference={"sid": session.sid}
+            )
+        )
+        return web.json_response({"messages": await self._since(session, after)})
+
+    async def poll(self, request: web.Request) -> web.Response:
+        session = self._api_session(request)
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            raise web.HTTPBadRequest(text="'after' must be a message id.") from None
+        return web.json_response({"messages": await self._since(session, after)})
+
+    async def new_conversation(self, request: web.Request) -> web.Response:
+        session = self._api_session(request)
+        fresh = ChatSession(
+            secrets.token_urlsafe(16), session.user_id, session.email, session.name, time.time()
+        )
+        response = web.json_response({"ok": True})
+        self._set_cookie(response, fresh)
+        return response
+
+    async def _since(self, session: ChatSession, after: int) -> list[dict[str, Any]]:
+        import asyncio
+
+        conversation = await asyncio.to_thread(self.conversations.find, "web", session.sid)
+        if conversation is None:
+            return []
+        rows = await asyncio.to_thread(self.conversations.messages, conversation.id, after)
+        return [_message_json(m) for m in rows]
+
+
+def _message_json(m: StoredMessage) -> dict[str, Any]:
+    reply = m.data.get("reply")
+    return {"id": m.id, "role": m.role, "text": m.text, "at": m.at.isoformat(), "reply": reply}

@@ -1,0 +1,251 @@
+"""Every word deskbot says to an employee, in one place.
+
+Flows decide *what* to say (a key and data); this module says it. Changing the wording never
+touches logic. Each automated reply is marked automated; a person's words never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from bot.types import Button, Reply, Source
+from flows.intents import Reason
+from flows.types import Say
+from handoff.tickets import RequestView
+from retrieval.articles import Article
+
+ASSISTANT = "deskbot"
+AUTOMATED_LABEL = "Automated answer"
+
+TALK_TO_PERSON = Button("Talk to a person", "human")
+HELPFUL = Button("Helpful", "helpful")
+NOT_HELPFUL = Button("Not helpful", "not_helpful")
+SOLVED = Button("Yes, it's solved", "solved", primary=True)
+NOT_SOLVED = Button("No, I still need help", "human")
+
+DISCLOSURE = (
+    f"Hi, I'm {ASSISTANT}, an automated assistant — not a person. I answer common IT questions "
+    "from the IT knowledge base and can check your requests. To reach a person on the service "
+    'desk at any time, say "talk to a person" or use the button.'
+)
+SECRET_REMOVED = (
+    "It looks like your message contained a {what}. I removed it before saving or sharing "
+    "anything — please change it now, since it was typed into a chat. I will never ask you for "
+    "a password."
+)
+SECRET_NAMES = {
+    "password": "password",
+    "pin": "PIN",
+    "card_number": "card number",
+    "private_key": "private key",
+}
+APOLOGY = (
+    "Sorry, something went wrong on my side and I couldn't handle that. Your message was "
+    "kept; you can try again, or ask for a person and the service desk will pick it up."
+)
+APOLOGY_TICKET = (
+    "Sorry, something went wrong on my side and I couldn't handle that. I've passed your "
+    "message to the IT service desk as request {number}; a person will reply here."
+)
+NOT_UNDERSTOOD_ACTION = (
+    "That button no longer applies. Ask me your question again, or talk to a person."
+)
+WAITING_FOR_PERSON = (
+    "Your message was added to request {number}. A person from the service desk will reply here."
+)
+AGENT_JOINED = "{agent} from the IT service desk has joined. You are now talking to a person, not the automated assistant."
+HANDED_BACK = "{agent} has handed you back to {assistant}, the automated assistant. Request {number} stays open."
+RESOLVED = (
+    "{agent} marked request {number} as resolved. You're back with {assistant}, the automated "
+    "assistant. Was your issue solved?"
+)
+RESOLUTION_NOTE = "Resolution: {resolution}"
+SOLVED_THANKS = "Great, glad it's sorted. I'm here if you need anything else."
+
+HANDOFF_TEXT = {
+    Reason.USER_REQUEST: "Sure — I've passed this to the IT service desk as request {number}.",
+    Reason.NEGATIVE_FEEDBACK: "Sorry that didn't help. I've passed this to the IT service desk as request {number}.",
+    Reason.LOW_CONFIDENCE: (
+        "I don't have a validated answer for that, so I've passed it to the IT service desk as "
+        "request {number} rather than guess."
+    ),
+    Reason.REPEATED_FAILURE: (
+        "I still can't find a validated answer, so I've passed this to the IT service desk as "
+        "request {number}."
+    ),
+    Reason.RISKY_INTENT: "This needs a person, so I've passed it to the IT service desk as urgent request {number}.",
+    Reason.ERROR: "I've passed this to the IT service desk as request {number}.",
+}
+HANDOFF_NEXT = (
+    "A person will reply in this chat{when}. Anything you add here goes to them, together with "
+    "a summary of our conversation so you don't have to repeat yourself."
+)
+HANDOFF_WHEN = {
+    "high": " as soon as possible",
+    "normal": " during service hours (Mon–Fri 07:00–19:00)",
+}
+RISKY_ADVICE = {
+    "security_incident": (
+        "Until they reply: don't enter anything more on the suspicious page, keep the device "
+        "switched on, and disconnect it from Wi-Fi or the network cable if you can."
+    ),
+    "lost_device": (
+        "The service desk can lock and wipe the device remotely. If it was stolen, please also "
+        "report it to the police and keep the reference number."
+    ),
+    "data_loss": "Please stop saving to the affected folder or drive until the service desk replies; it makes recovery easier.",
+    "identity_reset": "For your security, a person has to verify your identity before sign-in methods can change.",
+    "access_grant": "Access changes need an approval from the owner of the resource; the service desk will arrange it.",
+    "outage": "If it affects many people, the service desk may already be working on it; they will update you here.",
+}
+
+SMALLTALK = {
+    "greeting": "Hello! What can I help you with today? You can ask an IT question or check on your requests.",
+    "thanks": "You're welcome!",
+    "goodbye": "Bye for now — I'm here whenever you need IT help.",
+    "identity": (
+        f"I'm {ASSISTANT}, an automated assistant, not a person. I answer from the IT knowledge "
+        'base. If you\'d like a person, say "talk to a person".'
+    ),
+    "capabilities": (
+        "I can answer common IT questions (VPN, Wi-Fi, e-mail, printing, software, passwords, "
+        "and more) from the IT knowledge base, tell you the status of your requests, and pass "
+        "anything else to a person on the service desk."
+    ),
+    "ack": "Okay. Anything else I can help with?",
+}
+REPHRASE = (
+    "I'm not sure I understood. Could you describe it in other words — what were you trying "
+    "to do, and what happened? Or talk to a person."
+)
+CHOOSE = "I found more than one article that might fit. Which one is closest?"
+NONE_OF_THESE = Button("None of these", "human")
+FEEDBACK_THANKS = "Thanks for the feedback!"
+FEEDBACK_SORRY = (
+    "Sorry that didn't help. I've noted it so the article can be improved. You can rephrase "
+    "your question, or talk to a person."
+)
+FEEDBACK_NOTHING = "Thanks! Ask me anything else, or talk to a person."
+
+STATUS_NO_IDENTITY = (
+    "I can't look up requests here because I couldn't confirm your work e-mail address from "
+    "this chat. You can check them at https://it.example.com/portal, or talk to a person."
+)
+STATUS_NOT_FOUND = (
+    "I couldn't find {numbers} among your requests. I can only show requests you raised "
+    "yourself; please check the number, or see https://it.example.com/portal."
+)
+STATUS_NONE = "You have no requests with the service desk. To raise one, just tell me what you need, or talk to a person."
+STATUS_NONE_OPEN = "None of your requests are open. Your most recent ones:"
+STATUS_LIST = "Here is what I found:"
+STATUS_LABELS = {
+    "new": "received, waiting for a person",
+    "claimed": "a person is working on it",
+    "waiting": "open, waiting on you or a follow-up",
+    "resolved": "resolved",
+    "on_hold": "on hold",
+    "in_progress": "in progress",
+}
+
+
+def when(day: date | None) -> str:
+    return day.strftime("%-d %B %Y") if day else "unknown"
+
+
+def answer(article: Article, confidence: float | None) -> Reply:
+    return Reply(
+        text=article.short_answer,
+        kind="answer",
+        source=Source(article.id, article.title, article.link, article.reviewed_on),
+        buttons=(HELPFUL, NOT_HELPFUL, TALK_TO_PERSON),
+    )
+
+
+def source_line(source: Source) -> str:
+    """The provenance line every automated answer carries."""
+    parts = [
+        f'{AUTOMATED_LABEL} from "{source.title}"',
+        f"last verified {when(source.verified_on)}",
+    ]
+    if source.link:
+        parts.append(source.link)
+    return " · ".join(parts)
+
+
+def _status_line(r: RequestView) -> str:
+    label = STATUS_LABELS.get(r.status, r.status.replace("_", " "))
+    who = f", with {r.assignee}" if r.assignee and r.status == "claimed" else ""
+    return f"• {r.number} — {r.title}: {label}{who} (updated {when(r.updated_at.date())})"
+
+
+def _status(key: str, data: Mapping[str, Any]) -> Reply:
+    if key == "status.no_identity":
+        return Reply(STATUS_NO_IDENTITY, "status", buttons=(TALK_TO_PERSON,))
+    if key == "status.not_found":
+        numbers = ", ".join(data["numbers"])
+        return Reply(STATUS_NOT_FOUND.format(numbers=numbers), "status", buttons=(TALK_TO_PERSON,))
+    if key == "status.none":
+        return Reply(STATUS_NONE, "status")
+    requests: Sequence[RequestView] = data.get("requests") or data.get("recent") or ()
+    head = STATUS_NONE_OPEN if key == "status.none_open" else STATUS_LIST
+    lines = [head, *(_status_line(r) for r in requests)]
+    if data.get("missing"):
+        lines.append(STATUS_NOT_FOUND.format(numbers=", ".join(data["missing"])))
+    return Reply("\n".join(lines), "status")
+
+
+def secret_removed(kinds: Sequence[str]) -> Reply:
+    names = sorted({SECRET_NAMES.get(k, "secret (key or token)") for k in kinds})
+    return Reply(SECRET_REMOVED.format(what=" and ".join(names)), "notice")
+
+
+def handoff(reason: Reason, priority: str, number: str, category: str | None = None) -> Reply:
+    lines = [
+        HANDOFF_TEXT[reason].format(number=number),
+        HANDOFF_NEXT.format(when=HANDOFF_WHEN.get(priority, HANDOFF_WHEN["normal"])),
+    ]
+    if reason is Reason.RISKY_INTENT and category in RISKY_ADVICE:
+        lines.append(RISKY_ADVICE[category])
+    return Reply("\n\n".join(lines), "handoff")
+
+
+RENDERERS: dict[str, Callable[[Mapping[str, Any]], Reply]] = {
+    "answer": lambda d: answer(d["article"], d.get("confidence")),
+    "choose": lambda d: Reply(
+        CHOOSE,
+        "choice",
+        buttons=(*(Button(a.title, f"choose:{a.id}") for a in d["articles"]), NONE_OF_THESE),
+    ),
+    "rephrase": lambda d: Reply(REPHRASE, "clarify", buttons=(TALK_TO_PERSON,)),
+    "feedback.thanks": lambda d: Reply(FEEDBACK_THANKS, "notice"),
+    "feedback.sorry": lambda d: Reply(FEEDBACK_SORRY, "clarify", buttons=(TALK_TO_PERSON,)),
+    "feedback.nothing": lambda d: Reply(FEEDBACK_NOTHING, "notice"),
+    "solved": lambda d: Reply(SOLVED_THANKS, "notice"),
+}
+
+
+def render(say: Say) -> Reply | None:
+    """A flow's Say as a Reply. Handoff and risky advice are rendered by the core, which
+    knows the ticket number."""
+    if say.key.startswith("smalltalk."):
+        kind = say.key.removeprefix("smalltalk.")
+        buttons = (TALK_TO_PERSON,) if kind == "identity" else ()
+        return Reply(SMALLTALK.get(kind, SMALLTALK["ack"]), "smalltalk", buttons=buttons)
+    if say.key.startswith("status."):
+        return _status(say.key, say.data)
+    renderer = RENDERERS.get(say.key)
+    return renderer(say.data) if renderer else None
+
+
+def plain_text(reply: Reply) -> str:
+    """A reply as plain text, for channels without rich formatting (and notifications)."""
+    lines = [reply.text]
+    if reply.source is not None:
+        lines.append(source_line(reply.source))
+    elif reply.automated and reply.kind not in ("disclosure",):
+        pass
+    if not reply.automated and reply.author:
+        lines[0] = f"{reply.author} (service desk): {reply.text}"
+    return "\n".join(lines)

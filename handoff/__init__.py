@@ -1,0 +1,1 @@
+"""Tickets, conversation summaries, the agent queue, relay and outbox."""

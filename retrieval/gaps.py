@@ -1,0 +1,218 @@
+"""Questions the knowledge base could not answer, and feedback on the answers it gave.
+
+Knowledge owners work from these: gaps are clustered by meaning, each cluster shown with its
+size and the nearest article, so one fix can close many questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+
+from retrieval.embedding import Embedder
+from retrieval.store import metadata
+
+gaps_table = Table(
+    "kb_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("reason", String(32), nullable=False),  # "low_confidence" or "not_helpful"
+    Column("nearest_article", String(128), nullable=True),
+    Column("confidence", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # "open", "fixed", "dismissed"
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", Text, nullable=True),  # e.g. "added to article vpn-troubleshooting"
+    Index("ix_kb_gaps_status", "status"),
+)
+
+feedback_table = Table(
+    "kb_feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("article_id", String(128), nullable=False),
+    Column("helpful", Boolean, nullable=False),
+    Column("question", Text, nullable=True),
+    Index("ix_kb_feedback_article", "article_id"),
+)
+
+
+@dataclass(frozen=True)
+class Gap:
+    id: int
+    at: datetime
+    question: str
+    reason: str
+    nearest_article: str | None
+    confidence: float
+    status: str
+
+
+@dataclass
+class Cluster:
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.gaps)
+
+    @property
+    def examples(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for g in self.gaps:
+            seen.setdefault(g.question, None)
+        return list(seen)[:5]
+
+    @property
+    def nearest_article(self) -> str | None:
+        counts: dict[str, int] = {}
+        for g in self.gaps:
+            if g.nearest_article:
+                counts[g.nearest_article] = counts.get(g.nearest_article, 0) + 1
+        return max(counts, key=counts.__getitem__) if counts else None
+
+    @property
+    def best_confidence(self) -> float:
+        return max((g.confidence for g in self.gaps), default=0.0)
+
+    @property
+    def last_seen(self) -> datetime:
+        return max(g.at for g in self.gaps)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class GapStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record_gap(
+        self,
+        question: str,
+        reason: str,
+        nearest: str | None,
+        confidence: float,
+        conn: Connection | None = None,
+    ) -> None:
+        values = {
+            "at": datetime.now(UTC),
+            "question": question,
+            "reason": reason,
+            "nearest_article": nearest,
+            "confidence": confidence,
+            "status": "open",
+        }
+        if conn is None:
+            with self.engine.begin() as own:
+                own.execute(insert(gaps_table).values(values))
+        else:
+            conn.execute(insert(gaps_table).values(values))
+
+    def record_feedback(
+        self, article_id: str, helpful: bool, question: str | None, conn: Connection | None = None
+    ) -> None:
+        values = {
+            "at": datetime.now(UTC),
+            "article_id": article_id,
+            "helpful": helpful,
+            "question": question,
+        }
+        if conn is None:
+            with self.engine.begin() as own:
+                own.execute(insert(feedback_table).values(values))
+        else:
+            conn.execute(insert(feedback_table).values(values))
+
+    def gaps(self, status: str = "open", since: datetime | None = None) -> list[Gap]:
+        query = select(gaps_table).where(gaps_table.c.status == status)
+        if since is not None:
+            query = query.where(gaps_table.c.at >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(gaps_table.c.id))
+            return [
+                Gap(
+                    r.id,
+                    _aware(r.at),
+                    r.question,
+                    r.reason,
+                    r.nearest_article,
+                    r.confidence,
+                    r.status,
+                )
+                for r in rows
+            ]
+
+    def close(self, gap_ids: Sequence[int], status: str, resolution: str) -> None:
+        if not gap_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(gaps_table)
+                .where(gaps_table.c.id.in_(list(gap_ids)))
+                .values(status=status, resolved_at=datetime.now(UTC), resolution=resolution)
+            )
+
+    def feedback_counts(self) -> dict[str, tuple[int, int]]:
+        """Per article: (helpful, not helpful)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    feedback_table.c.article_id, feedback_table.c.helpful, func.count()
+                ).group_by(feedback_table.c.article_id, feedback_table.c.helpful)
+            )
+            out: dict[str, list[int]] = {}
+            for article_id, helpful, count in rows:
+                out.setdefault(article_id, [0, 0])[0 if helpful else 1] += int(count)
+            return {k: (v[0], v[1]) for k, v in out.items()}
+
+    def stats(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            open_count = conn.execute(
+                select(func.count()).select_from(gaps_table).where(gaps_table.c.status == "open")
+            ).scalar()
+        return {"open": int(open_count or 0)}
+
+
+def cluster(gaps: Sequence[Gap], embedder: Embedder, similarity: float = 0.7) -> list[Cluster]:
+    """Greedy single-pass clustering by cosine similarity to each cluster's first question
+    (its seed): deterministic, and fast enough for the thousands of open gaps a desk has."""
+    if not gaps:
+        return []
+    vectors = embedder.encode([g.question for g in gaps])
+    seeds: list[int] = []
+    clusters: list[Cluster] = []
+    for i, gap in enumerate(gaps):
+        if seeds:
+            sims = vectors[seeds] @ vectors[i]
+            best = int(np.argmax(sims))
+            if sims[best] >= similarity:
+                clusters[best].gaps.append(gap)
+                continue
+        seeds.append(i)
+        clusters.append(Cluster([gap]))
+    return sorted(clusters, key=lambda c: (-c.size, -c.last_seen.timestamp()))

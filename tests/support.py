@@ -1,0 +1,53 @@
+"""Helpers that make tests read like conversations: `await bot.say("I forgot my password")`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.core import DialogueCore, Services
+from bot.types import Identity, IncomingMessage, Reply
+
+
+@dataclass
+class ChatBot:
+    core: DialogueCore
+    services: Services
+    user: Identity = field(
+        default_factory=lambda: Identity("u-alex", "alex.morgan@example.com", "Alex Morgan")
+    )
+    channel: str = "web"
+    conversation: str = "c-1"
+    last: list[Reply] = field(default_factory=list)
+
+    async def say(self, text: str, message_id: str | None = None) -> list[Reply]:
+        self.last = await self.core.handle(
+            IncomingMessage(self.channel, self.conversation, self.user, text, message_id=message_id)
+        )
+        return self.last
+
+    async def press(self, action: str) -> list[Reply]:
+        self.last = await self.core.handle(
+            IncomingMessage(self.channel, self.conversation, self.user, "", action)
+        )
+        return self.last
+
+    def as_user(self, user: Identity, conversation: str) -> ChatBot:
+        return ChatBot(self.core, self.services, user, self.channel, conversation)
+
+    @property
+    def kinds(self) -> list[str]:
+        return [r.kind for r in self.last]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(r.text for r in self.last)
+
+    def reply(self, kind: str) -> Reply:
+        return next(r for r in self.last if r.kind == kind)
+
+    def conversation_row(self):  # type: ignore[no-untyped-def]
+        return self.services.conversations.find(self.channel, self.conversation)
+
+    def ticket(self):  # type: ignore[no-untyped-def]
+        row = self.conversation_row()
+        return self.services.tickets.get(row.ticket_id) if row and row.ticket_id else None
