@@ -35,6 +35,8 @@ def setup_logging(level: int = logging.WARNING) -> None:
     from bot.redaction import install_log_redaction
 
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "sentence_transformers", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     install_log_redaction()
 
 
@@ -140,7 +142,7 @@ def near_duplicate_warnings(
 
 
 def main() -> None:
-    from bot import cli_eval, cli_run  # noqa: F401 - they register their commands
+    from bot import cli_console, cli_eval, cli_run  # noqa: F401 - they register their commands
 
     try:
         app()

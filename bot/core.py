@@ -358,11 +358,12 @@ class DialogueCore:
     def _conversation_of(self, ticket: Ticket) -> Conversation | None:
         return self.s.conversations.get(ticket.conversation_id) if ticket.conversation_id else None
 
-    async def claim(self, ticket_id: int, agent: str) -> bool:
-        """Claim a ticket; the user is told a named person is now answering. One winner."""
-        return await asyncio.to_thread(self._claim, ticket_id, agent)
+    async def claim(self, ticket_id: int, agent: str, origin: str = "") -> bool:
+        """Claim a ticket; the user is told a named person is now answering. One winner.
+        `origin` names the desk the agent acted in, so it does not echo its own action."""
+        return await asyncio.to_thread(self._claim, ticket_id, agent, origin)
 
-    def _claim(self, ticket_id: int, agent: str) -> bool:
+    def _claim(self, ticket_id: int, agent: str, origin: str) -> bool:
         if not self.s.tickets.claim(ticket_id, agent):
             return False
         ticket = self.s.tickets.get(ticket_id)
@@ -379,14 +380,14 @@ class DialogueCore:
                     [Reply(wording.AGENT_JOINED.format(agent=agent), "handover")],
                     "system",
                 )
-            self._notify_desks(conn, ticket, "claimed", {"agent": agent})
+            self._notify_desks(conn, ticket, "claimed", {"agent": agent, "origin": origin})
         return True
 
-    async def reply(self, ticket_id: int, agent: str, text: str) -> bool:
+    async def reply(self, ticket_id: int, agent: str, text: str, origin: str = "") -> bool:
         """An agent's message to the user (redacted like everything else)."""
-        return await asyncio.to_thread(self._reply, ticket_id, agent, redact(text).text)
+        return await asyncio.to_thread(self._reply, ticket_id, agent, redact(text).text, origin)
 
-    def _reply(self, ticket_id: int, agent: str, text: str) -> bool:
+    def _reply(self, ticket_id: int, agent: str, text: str, origin: str) -> bool:
         ticket = self.s.tickets.get(ticket_id)
         if ticket is None or not ticket.open or not text.strip():
             return False
@@ -400,7 +401,9 @@ class DialogueCore:
                     [Reply(text, "agent", automated=False, author=agent)],
                     "agent",
                 )
-            self._notify_desks(conn, ticket, "agent_message", {"agent": agent, "text": text})
+            self._notify_desks(
+                conn, ticket, "agent_message", {"agent": agent, "text": text, "origin": origin}
+            )
         return True
 
     async def note(self, ticket_id: int, agent: str, text: str) -> bool:
@@ -414,15 +417,19 @@ class DialogueCore:
 
         return await asyncio.to_thread(write)
 
-    async def resolve(self, ticket_id: int, agent: str, resolution: str) -> bool:
+    async def resolve(self, ticket_id: int, agent: str, resolution: str, origin: str = "") -> bool:
         """Close the ticket and hand the user back to the assistant, asking if it is solved."""
-        return await asyncio.to_thread(self._close, ticket_id, agent, redact(resolution).text, True)
+        return await asyncio.to_thread(
+            self._close, ticket_id, agent, redact(resolution).text, True, origin
+        )
 
-    async def hand_back(self, ticket_id: int, agent: str) -> bool:
+    async def hand_back(self, ticket_id: int, agent: str, origin: str = "") -> bool:
         """Return the user to the assistant without closing the ticket."""
-        return await asyncio.to_thread(self._close, ticket_id, agent, "", False)
+        return await asyncio.to_thread(self._close, ticket_id, agent, "", False, origin)
 
-    def _close(self, ticket_id: int, agent: str, resolution: str, resolve: bool) -> bool:
+    def _close(
+        self, ticket_id: int, agent: str, resolution: str, resolve: bool, origin: str
+    ) -> bool:
         done = (
             self.s.tickets.resolve(ticket_id, agent, resolution)
             if resolve

@@ -1,0 +1,1 @@
+"""The console for service-desk agents and knowledge owners, served at /console."""
