@@ -17,6 +17,7 @@ from bot.spool import drain
 from bot.types import Identity, IncomingMessage
 from bot.web.app import Mount, create_app
 from bot.web.sessions import Signer
+from retrieval.embedding import Embedder
 from retrieval.loader import load_path
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,18 @@ def channel_mounts(
     return ()
 
 
-def build(settings: Settings, *, demo: bool = False, host: str = "127.0.0.1") -> Runtime:
+def build(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    host: str = "127.0.0.1",
+    embedder: Embedder | None = None,
+    background: bool = True,
+) -> Runtime:
+    """The whole server. Tests pass a fake `embedder`, and `background=False` to run the
+    outbox by hand (`await services.outbox.deliver_due()`)."""
     engine = wiring.database(settings)
-    services = wiring.services(settings, engine)
+    services = wiring.services(settings, engine, embedder)
     core = DialogueCore(services)
     secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
     app = create_app(
@@ -63,6 +73,7 @@ def build(settings: Settings, *, demo: bool = False, host: str = "127.0.0.1") ->
         identity_header=settings.web_identity_header or None,
         secure_cookies=settings.public_url.startswith("https://"),
         mounts=channel_mounts(settings, services, core, host),
+        background=background,
     )
     return Runtime(settings, services, core, app)
 

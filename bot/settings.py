@@ -26,6 +26,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field("sqlite:///deskbot.db", validation_alias=_env("DESKBOT_DATABASE_URL"))
     kb_path: Path = Field(DEMO_KB_PATH, validation_alias=_env("DESKBOT_KB_PATH"))
+    questions_path: Path = Field(
+        DEMO_QUESTIONS_PATH, validation_alias=_env("DESKBOT_QUESTIONS_PATH")
+    )
     model_path: Path | None = Field(None, validation_alias=_env("DESKBOT_MODEL_PATH"))
     target_precision: float = Field(
         0.97, gt=0.5, le=1.0, validation_alias=_env("DESKBOT_TARGET_PRECISION")
