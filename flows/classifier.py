@@ -64,13 +64,21 @@ class IntentClassifier:
         self._classes: tuple[Intent, ...] = ()
         self._vectors: Vector | None = None
 
-    def fit(self) -> None:
+    def fit(self, faq_vectors: Vector | None = None) -> None:
+        """Train on the exemplars plus, as FAQ examples, the knowledge base's own titles and
+        alternative phrasings (`faq_vectors`): what the knowledge base answers is an FAQ, and
+        the classifier learns the vocabulary of this knowledge base."""
         from sklearn.linear_model import LogisticRegression
 
-        self._vectors = self._embedder.encode([e.text for e in self._exemplars])
+        if self._vectors is None:
+            self._vectors = self._embedder.encode([e.text for e in self._exemplars])
+        x = self._vectors
         labels = [e.intent.value for e in self._exemplars]
+        if faq_vectors is not None and len(faq_vectors):
+            x = np.vstack([x, faq_vectors])
+            labels += [Intent.FAQ.value] * len(faq_vectors)
         model = LogisticRegression(C=self._strength, max_iter=3000)
-        model.fit(self._vectors, labels)
+        model.fit(x, labels)
         self._weights = np.asarray(model.coef_, dtype=np.float64)
         self._bias = np.asarray(model.intercept_, dtype=np.float64)
         self._classes = tuple(Intent(c) for c in model.classes_)

@@ -8,12 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from flows import buttons, escalation
-from flows.answering import AnswerPolicy, answer
-from flows.intents import Decision, Intent
+from flows.answering import AnswerPolicy, answer, handoff
+from flows.intents import Decision, Intent, Reason
 from flows.request_status import request_status
 from flows.router import Route, Router
 from flows.smalltalk import smalltalk
-from flows.types import Decided, FlowState, Knowledge, Outcome, Requests, Say, UserTurn
+from flows.types import (
+    Decided,
+    FlowState,
+    Knowledge,
+    Outcome,
+    RecordGap,
+    Requests,
+    Say,
+    UserTurn,
+)
 
 PASSWORD_TAGS = ("password",)
 
@@ -35,7 +44,21 @@ class Policy:
             chosen = buttons.choice(state, picked, self.knowledge)
             if chosen is not None:
                 return chosen
+        if self.router.revision != self.knowledge.revision:
+            self.router.learn(self.knowledge.question_vectors(), self.knowledge.revision)
         route = self.router.route(turn.text, turn.vector)
+        if route.via == "classifier" and route.intent in (
+            Intent.HUMAN,
+            Intent.RISKY,
+            Intent.UNKNOWN,
+        ):
+            # The classifier guessed; a confident validated answer outranks the guess (rules,
+            # which catch the explicit cases, are never overridden).
+            hit = self.knowledge.search(turn.text, vector=turn.vector)
+            if hit.confident:
+                return answer(
+                    replace(state, pending_choices=()), turn, hit, Intent.FAQ, self.answering
+                )
         flows: dict[Intent, Callable[[FlowState, UserTurn, Route], Outcome]] = {
             Intent.HUMAN: escalation.human,
             Intent.RISKY: escalation.risky,
@@ -43,6 +66,7 @@ class Policy:
             Intent.REQUEST_STATUS: lambda s, t, r: request_status(s, t, r, self.requests),
             Intent.PASSWORD: self._password,
             Intent.FAQ: self._faq,
+            Intent.UNKNOWN: self._not_it,
         }
         return flows[route.intent](replace(state, pending_choices=()), turn, route)
 
@@ -65,6 +89,22 @@ class Policy:
     def _faq(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
         hit = self.knowledge.search(turn.text, vector=turn.vector)
         return answer(state, turn, hit, Intent.FAQ, self.answering)
+
+    def _not_it(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
+        """Not an IT question: rather than ask to rephrase, hand it to a person who can point
+        the way (the knowledge base had no confident answer either)."""
+        hit = self.knowledge.search(turn.text, vector=turn.vector)
+        gap = RecordGap(turn.text, "low_confidence", None, hit.confidence)
+        return handoff(
+            replace(state, questions=(*state.questions, turn.text)),
+            Intent.UNKNOWN,
+            Reason.LOW_CONFIDENCE,
+            "low",
+            "general",
+            hit,
+            actions=(gap,),
+            route=route.via,
+        )
 
     def _password(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
         """Password guidance comes from password articles; a question the router called a

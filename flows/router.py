@@ -4,6 +4,7 @@ exemplars (`exemplars.jsonl`). Both are data; this module only applies them."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +42,12 @@ class _Rule:
     intent: Intent
     category: str | None
     patterns: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, text: str) -> bool:
+        return any(p.search(text) for p in self.patterns) and not any(
+            p.search(text) for p in self.unless
+        )
 
 
 def _osa_distance(a: str, b: str, limit: int) -> int:
@@ -77,9 +84,15 @@ def normalize(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"[a-z]+", lambda m: _repair_word(m.group(0)), text)
+    text = _CONTRACTIONS.sub(lambda m: m.group(1) + "'" + m.group(2), text)
     # "human resources" is a department, never a request for a human
     return re.sub(r"\bhuman resources?\b", "hr", text)
 
+
+# "didnt", "cant", "wont" as typed on phones -> "didn't", "can't", "won't"
+_CONTRACTIONS = re.compile(
+    r"\b(didn|don|doesn|isn|wasn|aren|weren|haven|hasn|couldn|wouldn|shouldn|can|won)(t)\b"
+)
 
 _GREETING_PREFIX = re.compile(
     r"^(hi|hello|hey|hallo|hiya|good (morning|afternoon|evening))"
@@ -112,6 +125,8 @@ class Router:
         self._rules = _compile_rules(data)
         self.classifier = classifier
         self.thresholds = thresholds
+        self.revision: int | None = None  # of the knowledge base the classifier learned from
+        self._learning = threading.Lock()
 
     @classmethod
     def from_file(cls, embedder: Embedder | None = None, path: Path = ROUTING_FILE) -> Router:
@@ -123,12 +138,19 @@ class Router:
         if self.classifier is not None and not self.classifier.ready:
             self.classifier.fit()
 
+    def learn(self, faq_vectors: Vector, revision: int) -> None:
+        """Retrain with the current knowledge base's questions as FAQ examples."""
+        with self._learning:
+            if self.classifier is not None and self.revision != revision:
+                self.classifier.fit(faq_vectors)
+            self.revision = revision
+
     def by_rule(self, text: str) -> Route | None:
         """The first rule that matches the message, or the message without its greeting."""
         normalized = normalize(text)
         for candidate in dict.fromkeys((normalized, strip_greeting(normalized))):
             for rule in self._rules:
-                if any(p.search(candidate) for p in rule.patterns):
+                if rule.matches(candidate):
                     return Route(rule.intent, rule.category, "rule")
         return None
 
@@ -147,6 +169,7 @@ class Router:
             return Route(Intent.HUMAN, None, "classifier", p[Intent.HUMAN])
         best = max(p.probabilities, key=p.probabilities.__getitem__)
         if best not in (Intent.FAQ, Intent.HUMAN, Intent.RISKY) and p[best] >= t.other:
+            # UNKNOWN: not an IT question at all (weather, payroll, the canteen...)
             return Route(best, p.category_for(best), "classifier", p[best])
         return Route(Intent.FAQ, None, "default", p[Intent.FAQ])
 
@@ -163,14 +186,24 @@ def _compile_rules(data: dict[str, Any]) -> tuple[_Rule, ...]:
     """Rules in file order; sections with categories (risky, smalltalk) keep theirs."""
     rules: list[_Rule] = []
     for section, body in data.items():
-        if section == "faq":
-            continue
         if "patterns" in body:
             category = "identity" if section == "identity" else None
-            rules.append(_Rule(_intent_of(section), category, _compile(body.get("patterns", []))))
+            rules.append(
+                _Rule(
+                    _intent_of(section),
+                    category,
+                    _compile(body["patterns"]),
+                    _compile(body.get("unless", [])),
+                )
+            )
         else:
             for category, sub in body.items():
                 rules.append(
-                    _Rule(_intent_of(section), category, _compile(sub.get("patterns", [])))
+                    _Rule(
+                        _intent_of(section),
+                        category,
+                        _compile(sub.get("patterns", [])),
+                        _compile(sub.get("unless", [])),
+                    )
                 )
     return tuple(rules)

@@ -117,6 +117,11 @@ class Outcome:
 
 
 class Knowledge(Protocol):
+    @property
+    def revision(self) -> int: ...
+
+    def question_vectors(self) -> Vector: ...
+
     def search(
         self, query: str, *, tags: tuple[str, ...] = (), vector: Vector | None = None
     ) -> Retrieval: ...

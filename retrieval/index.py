@@ -117,6 +117,10 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.articles)
 
+    @property
+    def question_vectors(self) -> Vectors:
+        return self._question
+
     def mask(self, today: date, tags: tuple[str, ...] = ()) -> Mask:
         """Articles allowed to answer today (and carrying one of `tags`, when given)."""
         key = (today, tags)

@@ -233,6 +233,15 @@ class KnowledgeBase:
     def index(self) -> HybridIndex:
         return self._index
 
+    @property
+    def revision(self) -> int:
+        """The store revision this process has loaded (moves with every change)."""
+        return self._revision
+
+    def question_vectors(self) -> Vectors:
+        """The embedded titles and alternative phrasings of the indexed articles."""
+        return self._index.question_vectors
+
     def article(self, article_id: str) -> Article | None:
         return self._articles.get(article_id)
 
