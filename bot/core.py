@@ -105,7 +105,7 @@ class DialogueCore:
         apology = Reply(wording.APOLOGY, "error", buttons=(wording.TALK_TO_PERSON,))
         try:
             conversation = self._open(message)
-            text = redaction.text.strip() or f"[pressed: {message.action}]"
+            text = redaction.text.strip() or f"[{wording.action_label(message.action)}]"
             with self.s.conversations.engine.begin() as conn:
                 self.s.conversations.add_messages(
                     conn,
@@ -198,7 +198,7 @@ class DialogueCore:
                 mode="human" if ticket else conversation.mode,
                 ticket_id=ticket.id if ticket else conversation.ticket_id,
             )
-            user_line = text if text else f"[pressed: {message.action}]"
+            user_line = text if text else f"[{wording.action_label(message.action)}]"
             self.s.conversations.add_messages(
                 conn,
                 conversation.id,
@@ -309,7 +309,9 @@ class DialogueCore:
         self, conversation: Conversation, message: IncomingMessage, redaction: Redaction
     ) -> list[Reply]:
         """The user's words go to the ticket and the agents; the assistant stays quiet."""
-        text = redaction.text.strip() or (f"[pressed: {message.action}]" if message.action else "")
+        text = redaction.text.strip() or (
+            f"[{wording.action_label(message.action)}]" if message.action else ""
+        )
         replies: list[Reply] = []
         if redaction.found:
             replies.append(wording.secret_removed(sorted(redaction.kinds)))
@@ -318,7 +320,7 @@ class DialogueCore:
             with self.s.conversations.engine.begin() as conn:
                 self.s.conversations.save(conn, replace(conversation, mode="bot"))
             return replies
-        if not conversation.agent_name and not text.startswith("[pressed"):
+        if not conversation.agent_name and not message.action:
             replies.append(Reply(wording.WAITING_FOR_PERSON.format(number=ticket.number), "notice"))
         self.s.tickets.add_event(ticket.id, EventKind.USER_MESSAGE, conversation.requester, text)
         with self.s.conversations.engine.begin() as conn:

@@ -41,7 +41,7 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
             raise SystemExit("\n".join(str(p) for p in loaded.errors))
         report = kb.import_articles(loaded.articles)
         log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
-    services.policy.router.warm_up()
+    wiring.warm_up(services)
 
 
 def channel_mounts(

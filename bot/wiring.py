@@ -98,5 +98,6 @@ def services(
 
 def warm_up(s: Services) -> None:
     """Load the index and train the router before the first user arrives."""
-    s.knowledge.load()
-    s.policy.router.warm_up()
+    if s.knowledge.revision < 0:
+        s.knowledge.load()
+    s.policy.router.learn(s.knowledge.question_vectors(), s.knowledge.revision)

@@ -150,6 +150,18 @@ STATUS_LABELS = {
 }
 
 
+ACTION_LABELS = {b.action: b.label for b in (TALK_TO_PERSON, HELPFUL, NOT_HELPFUL, SOLVED)}
+
+
+def action_label(action: str | None) -> str:
+    """What the user pressed, as the transcript shows it."""
+    if not action:
+        return ""
+    if action.startswith("choose:"):
+        return f"Chose: {action.removeprefix('choose:')}"
+    return ACTION_LABELS.get(action, action)
+
+
 def when(day: date | None) -> str:
     return day.strftime("%-d %B %Y") if day else "unknown"
 
@@ -249,3 +261,108 @@ def plain_text(reply: Reply) -> str:
     if not reply.automated and reply.author:
         lines[0] = f"{reply.author} (service desk): {reply.text}"
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Slack (bot/channels/slack*): labels and lines that only the Slack channel shows
+# --------------------------------------------------------------------------------------------
+
+SLACK_SOURCE_LINE = "{label} · {title} · last verified {day}"
+SLACK_PERSON_LABEL = "*{name}* · IT service desk · a person, not the automated assistant"
+SLACK_PERSON_UNNAMED = "Someone from the IT service desk"
+SLACK_PRESSED = "You chose: {label}"
+SLACK_COMMAND_ACK = "Got it. I'll answer in our direct messages."
+SLACK_COMMAND_USAGE = (
+    "Ask me an IT question after the command, for example: "
+    "/helpdesk how do I connect to the VPN from home"
+)
+SLACK_YOU_ASKED = "You asked with /helpdesk: {question}"
+
+# The agent desk: one post per request in the agent channel, the conversation in its thread.
+SLACK_DESK_CLAIM = "Claim"
+SLACK_DESK_RESOLVE = "Resolve"
+SLACK_DESK_FIELDS = {
+    "reason": "Why",
+    "priority": "Priority",
+    "category": "Category",
+    "requester": "From",
+}
+SLACK_DESK_FACTS = "Facts"
+SLACK_DESK_STATUS = {
+    "new": "Not claimed yet. Claim it, then reply in this thread: the employee sees your name and that a person is answering.",
+    "claimed": "Claimed by {agent}. Replies in this thread go to the employee.",
+    "waiting": "Handed back to the assistant; still open. Claim it to take the conversation again.",
+    "resolved": "Resolved by {agent}.",
+}
+SLACK_DESK_EVENT = {
+    "claimed": "{agent} claimed this request.",
+    "resolved": "{agent} resolved this request; the employee is back with the assistant.",
+    "handed_back": "{agent} handed the employee back to the assistant; the request stays open.",
+}
+SLACK_DESK_USER_SAID = "*{name}* (employee): {text}"
+SLACK_DESK_AGENT_ELSEWHERE = "*{agent}* (from the {origin} desk): {text}"
+SLACK_DESK_ALREADY_CLAIMED = "{number} is already claimed by {agent}."
+SLACK_DESK_ALREADY_CLOSED = "{number} is already closed."
+SLACK_DESK_NOT_SENT = "{number} is closed, so your message was not sent to the employee."
+
+
+# --------------------------------------------------------------------------------------------
+# Microsoft Teams (bot/channels/teams*): employees see the first group, service-desk agents
+# the rest, in the agents' channel
+# --------------------------------------------------------------------------------------------
+
+TEAMS_ASK_HERE = (
+    "Ask me here in this chat, or mention me in a channel and I'll answer in the thread."
+)
+TEAMS_WELCOME = f"{DISCLOSURE}\n\n{TEAMS_ASK_HERE}"
+TEAMS_STILL_WORKING = "Still looking into that — I'll post the answer here in a moment."
+TEAMS_PERSON_LABEL = "**{agent}** · IT service desk · a person, not the automated assistant"
+TEAMS_PERSON_UNNAMED = "Someone from the IT service desk"
+
+
+def teams_source_line(source: Source) -> str:
+    """The provenance line of an answer card, with the article as a Markdown link."""
+    title = f"[{source.title}]({source.link})" if source.link else f'"{source.title}"'
+    return f"{AUTOMATED_LABEL} from {title} · last verified {when(source.verified_on)}"
+
+
+TEAMS_DESK_TITLE = "{number} · {title}"
+TEAMS_DESK_HINT = 'Reply in this thread to write to the employee. Start with "note:" for an internal note they never see.'
+TEAMS_DESK_FIELDS = {
+    "status": "Status",
+    "reason": "Reason",
+    "priority": "Priority",
+    "category": "Category",
+    "requester": "Requester",
+}
+TEAMS_DESK_STATUS = {
+    "new": "New, waiting for a person",
+    "claimed": "Claimed by {agent}",
+    "waiting": "Back with the assistant, still open",
+    "resolved": "Resolved by {agent}",
+}
+TEAMS_DESK_REASONS = {
+    "user_request": "Asked for a person",
+    "low_confidence": "No validated answer",
+    "risky_intent": "Needs a person (risky request)",
+    "negative_feedback": "The answer didn't help",
+    "repeated_failure": "Several questions without an answer",
+    "error": "Error on deskbot's side",
+}
+TEAMS_DESK_FACTS = {
+    "error_codes": "Error codes",
+    "applications": "Applications",
+    "devices": "Devices",
+    "times": "When",
+    "ticket_numbers": "Requests mentioned",
+}
+TEAMS_CLAIM = "Claim"
+TEAMS_RESOLVE = "Resolve"
+TEAMS_RESOLUTION_PLACEHOLDER = "Resolution note for the employee (optional)"
+TEAMS_DESK_USER_SAYS = "**{name}:** {text}"
+TEAMS_DESK_AGENT_ELSEWHERE = "**{agent}** (in {origin}): {text}"
+TEAMS_DESK_ALREADY_CLAIMED = "{agent} already has this request."
+TEAMS_DESK_NOT_YOURS = "{agent} has this request, so your message was kept as an internal note and not sent to the employee."
+TEAMS_DESK_CLOSED = "This request is closed, so your message was not sent to the employee."
+TEAMS_DESK_BOUND = "deskbot will post hand-offs in this channel. Claim a request to talk to the employee in its thread."
+TEAMS_DESK_REFUSED = "Hand-offs go to another channel. Run this command in that channel to move them, or ask an admin to change DESKBOT_TEAMS_AGENT_CHANNEL."

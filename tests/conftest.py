@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -116,7 +117,15 @@ def real_embedder() -> SentenceEmbedder:
 
 
 def test_settings(url: str) -> Settings:
-    return Settings(DESKBOT_DATABASE_URL=url, DESKBOT_KB_PATH=DEMO_KB_PATH)  # type: ignore[call-arg]
+    """Settings for a test database; the spool file sits beside a SQLite database file."""
+    folder = Path(url.removeprefix("sqlite:///")).parent if url.startswith("sqlite:///") else None
+    spool = (folder or Path(tempfile.gettempdir())) / "deskbot-spool.jsonl"
+    return Settings(  # type: ignore[call-arg]
+        DESKBOT_DATABASE_URL=url, DESKBOT_KB_PATH=DEMO_KB_PATH, DESKBOT_SPOOL_FILE=spool
+    )
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,7 @@ def create_app(
     app[CORE] = core
     app.router.add_get("/healthz", _health)
     app.router.add_get("/metrics", _metrics)
-    app.router.add_get("/", lambda _r: _redirect("/chat"))
+    app.router.add_get("/", _home)
     app.router.add_static("/static", STATIC, append_version=False)
     WebChat(
         core, services.conversations, signer, demo_users, identity_header, secure_cookies
@@ -54,8 +54,8 @@ def create_app(
     return app
 
 
-async def _redirect(location: str) -> web.Response:
-    raise web.HTTPFound(location)
+async def _home(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/chat")
 
 
 async def _outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
