@@ -39,28 +39,34 @@ from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
 from retrieval.text import passages
 
-WORDS = ("laptop printer vpn outlook teams wifi badge monitor dock headset keyboard password "
-         "account mailbox calendar sharepoint onedrive license software update driver battery "
-         "screen camera phone tablet network proxy browser certificate folder drive archive").split()
+WORDS = (
+    "laptop printer vpn outlook teams wifi badge monitor dock headset keyboard password "
+    "account mailbox calendar sharepoint onedrive license software update driver battery "
+    "screen camera phone tablet network proxy browser certificate folder drive archive"
+).split()
 
 
 def synthetic(n: int, seed: int = 7) -> list[Article]:
     """n articles that look like the demo ones: shuffled real sentences, varied titles."""
     rng = random.Random(seed)
     demo = [a for a in load_path(DEMO_KB_PATH).articles if a.status.value == "validated"]
-    sentences = [s.strip() for a in demo for s in a.body.replace("\n", " ").split(". ") if len(s) > 30]
+    sentences = [
+        s.strip() for a in demo for s in a.body.replace("\n", " ").split(". ") if len(s) > 30
+    ]
     out = []
     for i in range(n):
         base = demo[i % len(demo)]
         topic = " ".join(rng.sample(WORDS, 2))
-        out.append(replace(
-            base,
-            id=f"syn-{i:05d}",
-            title=f"{base.title} ({topic} {i})",
-            questions=tuple(f"{q} {topic}" for q in base.questions[:3]),
-            answer=". ".join(rng.sample(sentences, 2)),
-            body="\n\n".join(". ".join(rng.sample(sentences, 4)) for _ in range(2)),
-        ))
+        out.append(
+            replace(
+                base,
+                id=f"syn-{i:05d}",
+                title=f"{base.title} ({topic} {i})",
+                questions=tuple(f"{q} {topic}" for q in base.questions[:3]),
+                answer=". ".join(rng.sample(sentences, 2)),
+                body="\n\n".join(". ".join(rng.sample(sentences, 4)) for _ in range(2)),
+            )
+        )
     return out
 
 
@@ -148,13 +154,15 @@ def main() -> None:
 
     # process start -> first answer on the unchanged base, and peak memory
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", FIRST_ANSWER, url], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_ANSWER, url], capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - started
     in_process, embedded, top, rss_mb = out.stdout.split()
     results["start_to_first_answer_s"] = wall
     results["start_to_first_answer_in_process_s"] = float(in_process)
     results["start_reembedded_articles"] = int(embedded)
+    results["start_first_answer_article"] = top
     results["start_peak_rss_mb"] = float(rss_mb)
 
     for size in args.sizes:

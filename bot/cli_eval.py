@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from bot import wiring
-from bot.cli import app, embedding_progress, err, out, report_problems, settings, setup_logging
+from bot.cli import (
+    app,
+    embedding_progress,
+    err,
+    kb_app,
+    out,
+    report_problems,
+    settings,
+    setup_logging,
+)
 from bot.db import make_engine, migrate
 from bot.evaluation import calibration_summary, decision_lines, evaluate, write_curve
 from flows.router import Router
@@ -154,3 +163,93 @@ def print_report(report: object, calibration: object) -> None:
     out.print(f"false accepts (unanswerable answered)    {s.false_accept:.3f} of {s.unanswerable}")
     out.print(f"expected calibration error               {report.calibration_error:.3f}")
     out.print(f"decisions {report.decisions}; intents {report.intents}")
+
+
+@app.command("gaps")
+def gaps_command(
+    similarity: Annotated[
+        float,
+        typer.Option(min=0.3, max=0.99, help="How alike two questions must be to share a cluster."),
+    ] = 0.7,
+    limit: Annotated[int, typer.Option(min=1, help="Clusters to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Questions the assistant could not answer (or answered unhelpfully), clustered by meaning,
+    biggest first, with the nearest article."""
+    setup_logging()
+    config = settings()
+    engine = wiring.database(config)
+    kb = wiring.knowledge_base(config, engine)
+    kb.load()
+    from retrieval.gaps import GapStore, cluster
+
+    clusters = cluster(GapStore(engine).gaps(), kb.embedder, similarity)[:limit]
+    rows: list[dict[str, Any]] = []
+    for c in clusters:
+        nearest = kb.nearest(c.examples[0])
+        top = nearest.top
+        rows.append(
+            {
+                "size": c.size,
+                "examples": c.examples,
+                "reasons": sorted({g.reason for g in c.gaps}),
+                "last_seen": c.last_seen.isoformat(),
+                "nearest_article": top.id if top else None,
+                "nearest_title": top.title if top else None,
+                "confidence": round(nearest.confidence, 3),
+            }
+        )
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    if not rows:
+        out.print("No unanswered questions recorded.")
+        return
+    for row in rows:
+        nearest_text = (
+            f"{row['nearest_title']} ({row['nearest_article']}, confidence {row['confidence']:.2f})"
+            if row["nearest_article"]
+            else "none"
+        )
+        out.print(f"[bold]{row['size']}×[/bold] {row['examples'][0]}")
+        for example in row["examples"][1:]:
+            out.print(f"     {example}")
+        out.print(f"     reasons: {', '.join(row['reasons'])}; nearest article: {nearest_text}")
+
+
+@kb_app.command("calibrate")
+def kb_calibrate(
+    queries_file: Annotated[
+        Path, typer.Argument(help="Labeled JSONL: {query, relevant_ids} for this knowledge base.")
+    ],
+    target_precision: Annotated[
+        float | None, typer.Option(min=0.5, max=1.0, help="Default: DESKBOT_TARGET_PRECISION.")
+    ] = None,
+    write: Annotated[
+        Path | None, typer.Option(help="Also write the calibration to this JSON file.")
+    ] = None,
+) -> None:
+    """Fit the confidence calibration on labeled questions and store it for the running bot."""
+    setup_logging()
+    config = settings()
+    try:
+        queries = load_queries(queries_file)
+    except QueryFileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    engine = wiring.database(config)
+    kb = wiring.knowledge_base(config, engine)
+    kb.load()
+    from retrieval.evaluation import fit_calibration
+
+    try:
+        calibration = fit_calibration(
+            kb, queries, target_precision or config.target_precision, source=str(queries_file)
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    kb.use_calibration(calibration, persist=True)
+    if write is not None:
+        write.write_text(calibration.to_json() + "\n", encoding="utf-8")
+    out.print(f"stored: {calibration_summary(calibration)}; threshold {calibration.threshold:.3f}")

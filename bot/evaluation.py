@@ -18,7 +18,16 @@ from flows.router import Router
 from flows.types import Decided, FlowState, UserTurn
 from handoff.tickets import RequestView
 from retrieval.confidence import Calibration, choose_threshold, features
-from retrieval.evaluation import LabeledQuery, fit_calibration, grouped_folds, retriever_metrics
+from retrieval.evaluation import (
+    LabeledQuery,
+    fit_calibration,
+    fit_on,
+    grouped_folds,
+    retriever_metrics,
+    search_all,
+    top_is_right,
+)
+from retrieval.index import SearchResult
 from retrieval.knowledge import KnowledgeBase
 from retrieval.metrics import (
     CurvePoint,
@@ -88,9 +97,27 @@ def evaluate(
 ) -> tuple[Report, list[Decided]]:
     """Decide every query and measure. Calibration: fitted on `calibrate_on`, or
     cross-validated over `folds` folds of the queries themselves, or the knowledge base's."""
+    original = kb.calibration
+    try:
+        return _evaluate(kb, router, queries, calibrate_on, folds, seed, target_precision, progress)
+    finally:
+        kb.use_calibration(original)
+
+
+def _evaluate(
+    kb: KnowledgeBase,
+    router: Router,
+    queries: Sequence[LabeledQuery],
+    calibrate_on: Sequence[LabeledQuery] | None,
+    folds: int,
+    seed: int,
+    target_precision: float,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[Report, list[Decided]]:
     router.warm_up()
     policy = Policy(router, kb, NoRequests())
     vectors = kb.encode_query([redact_text(q.query) for q in queries])
+    results = search_all(kb, queries, vectors)
     source = kb.calibration.source or "default"
     if calibrate_on is not None:
         kb.use_calibration(
@@ -99,28 +126,37 @@ def evaluate(
         source = "fitted on --calibrate file"
     decided: list[Decided | None] = [None] * len(queries)
     confidences = [0.0] * len(queries)
+    thresholds: list[float] = []
     if folds > 1:
         source = f"{folds}-fold cross-validation"
         for k, fold in enumerate(grouped_folds(queries, folds, seed)):
             held = set(fold)
-            rest = [q for i, q in enumerate(queries) if i not in held]
-            kb.use_calibration(fit_calibration(kb, rest, target_precision, source=f"fold {k}"))
+            rest = [i for i in range(len(queries)) if i not in held]
+            calibration = fit_on(
+                [results[i] for i in rest],
+                [queries[i] for i in rest],
+                target_precision,
+                source=f"fold {k}",
+            )
+            kb.use_calibration(calibration)
+            thresholds.append(kb.threshold)
             part = [queries[i] for i in fold]
             for i, d in zip(fold, decide(policy, part, vectors[fold]), strict=True):
                 decided[i] = d
             for i in fold:
-                confidences[i] = kb.search(queries[i].query, vector=vectors[i]).confidence
+                confidences[i] = calibration.confidence(results[i])
             if progress:
                 progress(k + 1, folds)
     else:
         for i, d in enumerate(decide(policy, queries, vectors)):
             decided[i] = d
-        confidences = [
-            kb.search(q.query, vector=vectors[i]).confidence for i, q in enumerate(queries)
-        ]
+        confidences = [kb.calibration.confidence(r) for r in results]
+        thresholds.append(kb.threshold)
     final = [d for d in decided if d is not None]
     assert len(final) == len(queries)
-    return _report(kb, queries, final, confidences, vectors, target_precision, source), final
+    report = _report(kb, queries, final, confidences, results, vectors, target_precision, source)
+    report.threshold = sum(thresholds) / len(thresholds)
+    return report, final
 
 
 def _report(
@@ -128,6 +164,7 @@ def _report(
     queries: Sequence[LabeledQuery],
     decided: Sequence[Decided],
     confidences: Sequence[float],
+    results: Sequence[SearchResult],
     vectors: Any,
     target: float,
     source: str,
@@ -138,16 +175,12 @@ def _report(
         for a, d, q in zip(answered, decided, queries, strict=True)
     ]
     answerable = [q.answerable for q in queries]
-    tops = [kb.search(q.query, vector=vectors[i]).result for i, q in enumerate(queries)]
-    top_right = [
-        t.top is not None and t.top.article_id in q.relevant_ids
-        for t, q in zip(tops, queries, strict=True)
-    ]
+    top_right = [top_is_right(r, q) for r, q in zip(results, queries, strict=True)]
     curve = risk_coverage(confidences, top_right, answerable)
 
     return Report(
         queries=len(queries),
-        retrievers=retriever_metrics(kb, queries),
+        retrievers=retriever_metrics(kb, queries, vectors),
         at_threshold=selective_metrics(answered, correct, answerable),
         threshold=kb.threshold,
         target_precision=target,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -47,8 +48,17 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
 def channel_mounts(
     settings: Settings, services: Services, core: DialogueCore, host: str
 ) -> tuple[Mount, ...]:
-    """The channels configured in Settings (Slack, Teams, console) mount themselves here."""
-    return ()
+    """The channels configured in Settings mount themselves here; each returns None when it
+    is not configured (and logs why)."""
+    from bot.channels import slack, teams
+    from bot.console import app as console
+
+    mounts = (
+        slack.mount(settings, services, core, host),
+        teams.mount(settings, services, core, host),
+        console.mount(settings, services, core, host),
+    )
+    return tuple(m for m in mounts if m is not None)
 
 
 def build(
@@ -95,6 +105,11 @@ async def replay_spool(runtime: Runtime) -> int:
 
 
 async def serve(runtime: Runtime, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    # Blocking work (database, the index) runs in the default executor; size it for bursts of
+    # concurrent turns rather than asyncio's cpu+4.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=32, thread_name_prefix="deskbot")
+    )
     runner = web.AppRunner(runtime.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

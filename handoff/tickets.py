@@ -7,6 +7,7 @@ two agents pressing Claim at once (or on two replicas) cannot both win.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -254,7 +255,8 @@ class TicketStore:
                 return self.create(new, own)
         now = self.now()
         values = {
-            "number": new.number or f"pending-{id(new)}-{now.timestamp()}",
+            # a unique placeholder until the id-based number is known (fits the column)
+            "number": new.number or f"tmp-{uuid.uuid4().hex[:24]}",
             "status": new.status.value,
             "reason": new.reason,
             "priority": new.priority,

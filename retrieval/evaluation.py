@@ -11,6 +11,8 @@ from pathlib import Path
 
 from retrieval.articles import Article
 from retrieval.confidence import Calibration, features, fit
+from retrieval.embedding import Vectors
+from retrieval.index import SearchResult
 from retrieval.knowledge import KnowledgeBase
 from retrieval.metrics import RankingMetrics, ranking_metrics
 
@@ -95,10 +97,11 @@ def grouped_folds(queries: Sequence[LabeledQuery], k: int, seed: int) -> list[li
 
 
 def retriever_metrics(
-    kb: KnowledgeBase, queries: Sequence[LabeledQuery]
+    kb: KnowledgeBase, queries: Sequence[LabeledQuery], vectors: Vectors | None = None
 ) -> dict[str, RankingMetrics]:
     """P@1, R@3 and MRR for BM25 alone, dense alone and the hybrid fusion."""
-    vectors = kb.encode_query([q.query for q in queries])
+    if vectors is None:
+        vectors = kb.encode_query([q.query for q in queries])
     relevant = [q.relevant_ids for q in queries]
     out = {}
     for retriever in ("bm25", "dense", "hybrid"):
@@ -109,15 +112,33 @@ def retriever_metrics(
     return out
 
 
+def search_all(
+    kb: KnowledgeBase, queries: Sequence[LabeledQuery], vectors: Vectors
+) -> list[SearchResult]:
+    """Each query searched as a user's would be (the ranking does not depend on the
+    calibration, so one search serves every fold of a cross-validation)."""
+    return [kb.search(q.query, vector=vectors[i]).result for i, q in enumerate(queries)]
+
+
+def top_is_right(result: SearchResult, query: LabeledQuery) -> bool:
+    return result.top is not None and result.top.article_id in query.relevant_ids
+
+
+def fit_on(
+    results: Sequence[SearchResult],
+    queries: Sequence[LabeledQuery],
+    target_precision: float,
+    source: str = "",
+) -> Calibration:
+    """Fit the confidence model on searched labeled queries."""
+    evidence = [features(r) for r in results]
+    correct = [top_is_right(r, q) for r, q in zip(results, queries, strict=True)]
+    return fit(evidence, correct, target_precision, source=source)
+
+
 def fit_calibration(
     kb: KnowledgeBase, queries: Sequence[LabeledQuery], target_precision: float, source: str = ""
 ) -> Calibration:
     """Fit the confidence model on labeled queries searched as a user would."""
     vectors = kb.encode_query([q.query for q in queries])
-    evidence = []
-    correct = []
-    for i, q in enumerate(queries):
-        result = kb.search(q.query, vector=vectors[i]).result
-        evidence.append(features(result))
-        correct.append(bool(result.top) and result.top.article_id in q.relevant_ids)  # type: ignore[union-attr]
-    return fit(evidence, correct, target_precision, source=source)
+    return fit_on(search_all(kb, queries, vectors), queries, target_precision, source)

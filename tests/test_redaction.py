@@ -291,6 +291,8 @@ def isolated_logging() -> Iterator[io.StringIO]:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # start from the plain factory even if an earlier test (or the CLI) installed redaction
+    logging.setLogRecordFactory(logging.LogRecord)
     try:
         yield stream
     finally:
