@@ -46,6 +46,11 @@ def demo_command(
         f"{len(runtime.services.knowledge.index)} articles ready; {created} demo requests added."
     )
     out.print(f"\n[bold]Open http://127.0.0.1:{port}/chat[/bold] and pick a demo employee.")
+    from bot.console.accounts import AccountStore, demo_accounts
+
+    out.print(f"Console: [bold]http://127.0.0.1:{port}/console[/bold], sign in as")
+    for name, role, password in demo_accounts(AccountStore(runtime.services.tickets.engine)):
+        out.print(f"  {role}: name [bold]{name}[/bold], password [bold]{password}[/bold]")
     asyncio.run(serve(runtime, "127.0.0.1", port))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -93,8 +94,13 @@ class DialogueCore:
                 vector = await self._vector(redaction.text, message.action)
                 return await asyncio.to_thread(self._turn, current, message, redaction, vector)
         except Exception as exc:
+            # the class and the frames only: exception messages can quote user text (SQL
+            # parameters, for one), and user text is never logged
             log.error(
-                "turn failed in %s: %s", message.channel, exc.__class__.__name__, exc_info=True
+                "turn failed in %s: %s\n%s",
+                message.channel,
+                exc.__class__.__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
             )
             self.s.metrics.errors.inc()
             return await asyncio.to_thread(self._rescue, message, redaction)

@@ -92,7 +92,7 @@ def evaluate(
     calibrate_on: Sequence[LabeledQuery] | None = None,
     folds: int = 0,
     seed: int = 0,
-    target_precision: float = 0.97,
+    target_precision: float = 0.975,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Report, list[Decided]]:
     """Decide every query and measure. Calibration: fitted on `calibrate_on`, or

@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     )
     model_path: Path | None = Field(None, validation_alias=_env("DESKBOT_MODEL_PATH"))
     target_precision: float = Field(
-        0.97, gt=0.5, le=1.0, validation_alias=_env("DESKBOT_TARGET_PRECISION")
+        0.975, gt=0.5, le=1.0, validation_alias=_env("DESKBOT_TARGET_PRECISION")
     )
     confidence_threshold: float | None = Field(
         None, ge=0.0, le=1.0, validation_alias=_env("DESKBOT_CONFIDENCE_THRESHOLD")

@@ -47,11 +47,7 @@ class Policy:
         if self.router.revision != self.knowledge.revision:
             self.router.learn(self.knowledge.question_vectors(), self.knowledge.revision)
         route = self.router.route(turn.text, turn.vector)
-        if route.via == "classifier" and route.intent in (
-            Intent.HUMAN,
-            Intent.RISKY,
-            Intent.UNKNOWN,
-        ):
+        if route.via == "classifier" and route.intent in (Intent.HUMAN, Intent.RISKY):
             # The classifier guessed; a confident validated answer outranks the guess (rules,
             # which catch the explicit cases, are never overridden).
             hit = self.knowledge.search(turn.text, vector=turn.vector)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -215,8 +216,13 @@ class Outbox:
             try:
                 while await self.deliver_due():
                     pass
-            except Exception:  # the database may be briefly unavailable; try again
-                log.exception("outbox dispatcher error")
+            except Exception as exc:  # the database may be briefly unavailable; try again
+                # class and frames only: messages can quote payloads, which hold user text
+                log.error(
+                    "outbox dispatcher error: %s\n%s",
+                    exc.__class__.__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
             self._wake.clear()

@@ -271,12 +271,14 @@ async def test_every_decision_is_audited(bot: ChatBot) -> None:
     assert rows[1]["reason"] == "user_request"
 
 
-async def test_failure_gives_apology_and_keeps_message(bot: ChatBot) -> None:
+async def test_failure_gives_apology_and_keeps_message(
+    bot: ChatBot, caplog: pytest.LogCaptureFixture
+) -> None:
     class Broken:
         name = "broken"
 
         def encode(self, texts: object) -> object:
-            raise RuntimeError("model crashed")
+            raise RuntimeError(f"model crashed on {texts}")  # quotes the user's words
 
     bot.services.encoder.embedder = Broken()  # type: ignore[assignment]
     replies = await bot.say("my printer is on fire")
@@ -285,3 +287,5 @@ async def test_failure_gives_apology_and_keeps_message(bot: ChatBot) -> None:
     assert ticket is not None and ticket.reason == "error"
     assert ticket.number in replies[0].text
     assert "printer is on fire" in str(ticket.transcript)
+    assert "RuntimeError" in caplog.text  # the failure is logged...
+    assert "printer is on fire" not in caplog.text  # ...without the user's words

@@ -1,12 +1,148 @@
-"""Slack channel (not configured yet)."""
+"""Slack channel: employees ask deskbot in Slack, agents take handed-off conversations there.
+
+`deskbot serve` mounts it when SLACK_BOT_TOKEN is set together with SLACK_SIGNING_SECRET (the
+Events API at POST /slack/events) or SLACK_APP_TOKEN (Socket Mode: deskbot dials out, so no
+public URL is needed). Agents work in DESKBOT_SLACK_AGENT_CHANNEL when it is set.
+
+    slack.py          composition, mounting, Socket Mode
+    slack_http.py     the signed HTTP endpoint
+    slack_app.py      Bolt listeners: ack, then route
+    slack_user.py     employees: messages, mentions, /helpdesk, buttons
+    slack_desk.py     agents: request posts, Claim/Resolve, thread replies
+    slack_blocks.py   Block Kit rendering
+    slack_events.py   payload parsing
+    slack_identity.py users.info, cached
+    slack_post.py     the Web API client, paced per channel
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels.slack_app import Background, Router, bolt_log
+from bot.channels.slack_desk import DESTINATION, SlackDesk
+from bot.channels.slack_http import EventsEndpoint
+from bot.channels.slack_identity import Directory
+from bot.channels.slack_post import Pacer, Poster, make_client
+from bot.channels.slack_tables import DeskPosts
+from bot.channels.slack_user import CHANNEL, EmployeeSide
 from bot.core import DialogueCore, Services
 from bot.settings import Settings
 from bot.web.app import Mount
 
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+RECONNECT_SECONDS = (1, 2, 5, 10, 30, 60)
+
+
+class SlackChannel:
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        core: DialogueCore,
+        *,
+        client: AsyncWebClient | None = None,
+        pacer: Pacer | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.client = client or make_client(settings)
+        poster = Poster(self.client, pacer)
+        directory = Directory(self.client)
+        self.employees = EmployeeSide(core, services, poster, directory)
+        self.desk = (
+            SlackDesk(
+                core,
+                services,
+                poster,
+                directory,
+                DeskPosts(services.conversations.engine),
+                settings.slack_agent_channel,
+            )
+            if settings.slack_agent_channel
+            else None
+        )
+        self.work = Background()
+        self.bolt = Router(self.employees, self.desk, self.work).app(self.client)
+        services.outbox.register(CHANNEL, self.employees.send)
+        if self.desk is not None:
+            services.outbox.register(DESTINATION, self.desk.send)
+            services.desks = (*services.desks, DESTINATION)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.settings.slack_app_token is not None
+
+    def attach(self, app: web.Application) -> None:
+        app[SLACK] = self
+        if self.socket_mode:
+            app.cleanup_ctx.append(self._socket_mode)
+        else:
+            secret = self.settings.slack_signing_secret
+            assert secret is not None
+            endpoint = EventsEndpoint(self.bolt, secret.get_secret_value(), self.clock)
+            app.router.add_post(EVENTS_PATH, endpoint.handle)
+        app.cleanup_ctx.append(self._lifetime)
+
+    async def _lifetime(self, _app: web.Application) -> AsyncIterator[None]:
+        yield
+        await self.work.close()
+
+    async def _socket_mode(self, _app: web.Application) -> AsyncIterator[None]:
+        token = self.settings.slack_app_token
+        assert token is not None
+        handler = AsyncSocketModeHandler(
+            self.bolt, token.get_secret_value(), logger=bolt_log, web_client=self.client
+        )
+        connecting = asyncio.create_task(self._connect(handler))
+        yield
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+    @staticmethod
+    async def _connect(handler: AsyncSocketModeHandler) -> None:
+        """Dial Slack until it answers; once connected the client reconnects by itself."""
+        for attempt in range(1_000_000):
+            try:
+                await handler.connect_async()  # type: ignore[no-untyped-call]
+            except Exception as exc:
+                delay = RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)]
+                log.warning("slack socket mode: cannot connect (%s)", exc.__class__.__name__)
+                await asyncio.sleep(delay)
+            else:
+                log.info("slack socket mode: connected")
+                return
+
+
+SLACK: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)
+
 
 def mount(settings: Settings, services: Services, core: DialogueCore, host: str) -> Mount | None:
     """Mount the Slack endpoints when Slack is configured; None otherwise."""
-    return None
+    if not settings.slack_enabled:
+        if settings.slack_bot_token or settings.slack_signing_secret or settings.slack_app_token:
+            log.warning(
+                "slack: off; it needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP) "
+                "or SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode)"
+            )
+        return None
+    channel = SlackChannel(settings, services, core)
+    log.info(
+        "slack: %s; agent desk %s",
+        "socket mode" if channel.socket_mode else f"events at {EVENTS_PATH}",
+        "on" if channel.desk else "off (DESKBOT_SLACK_AGENT_CHANNEL is not set)",
+    )
+    return channel.attach

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -113,5 +114,10 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException:
         raise
     except Exception as exc:
-        log.error("unhandled error on %s: %s", request.path, exc.__class__.__name__, exc_info=True)
+        log.error(
+            "unhandled error on %s: %s\n%s",
+            request.path,
+            exc.__class__.__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         return web.json_response({"error": "internal error"}, status=500)

@@ -1,0 +1,184 @@
+"""The Bolt app: which Slack payload goes where. Listeners acknowledge at once and hand the
+work to `Background`, so Slack hears back well within its 3 s however slow a turn is.
+
+Retries are not dropped for being retries (the first delivery may never have arrived): the
+event id goes to the core, which de-duplicates durably in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import traceback
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import wording
+from bot.channels import slack_events as events
+from bot.channels.slack_blocks import CLAIM_ACTION, REPLY_ACTION, RESOLVE_ACTION
+from bot.channels.slack_desk import SlackDesk
+from bot.channels.slack_user import EmployeeSide
+
+log = logging.getLogger(__name__)
+bolt_log = logging.getLogger("bot.channels.slack.bolt")
+
+
+class Background:
+    """Work started after an ack: tracked (so shutdown can wait for it) and bounded."""
+
+    def __init__(self, limit: int = 32) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(limit)
+
+    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._run(work, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        async with self._limit:
+            try:
+                await work
+            except Exception as exc:
+                log.error("slack %s failed: %s at %s", what, exc.__class__.__name__, _where(exc))
+
+    async def idle(self) -> None:
+        """Wait until no work is left (tests, a graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle(), grace)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _where(exc: BaseException) -> str:
+    """Where an exception was raised, without its message: messages of database and API
+    errors can carry what the employee wrote."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
+
+
+class Router:
+    """Bolt listeners: acknowledge, then route to the employee side or the agent desk."""
+
+    def __init__(self, employees: EmployeeSide, desk: SlackDesk | None, work: Background) -> None:
+        self.employees = employees
+        self.desk = desk
+        self.work = work
+
+    def app(self, client: AsyncWebClient) -> AsyncApp:
+        """Signatures are checked before Bolt sees a request (see slack_http), so Bolt's own
+        check, which logs rejected bodies whole, is off. The token comes with the client."""
+        app = AsyncApp(
+            client=client,
+            logger=bolt_log,
+            request_verification_enabled=False,
+            attaching_conversation_kwargs_enabled=False,
+        )
+        app.event("message")(self.on_message)
+        app.event("app_mention")(self.on_mention)
+        app.event(re.compile(".*"))(self.on_other_event)
+        app.command(re.compile(".*"))(self.on_command)
+        app.action(re.compile("^" + re.escape(REPLY_ACTION) + r"\."))(self.on_reply_button)
+        app.action(CLAIM_ACTION)(self.on_claim)
+        app.action(RESOLVE_ACTION)(self.on_resolve)
+        app.action(re.compile(".*"))(self.on_other_action)
+        return app
+
+    # -- events (Bolt acknowledges them before calling us) ---------------------------------------
+
+    async def on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.work.spawn(self._message(body, context.bot_user_id), "message")
+
+    async def on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.work.spawn(self._mention(body, context.bot_user_id), "mention")
+
+    async def on_other_event(self) -> None:
+        """Subscribed events deskbot does not act on (App Home opened, ...): a harmless 200."""
+
+    async def _message(self, body: Mapping[str, Any], bot_user: str | None) -> None:
+        event = body["event"]
+        user, channel, text = event.get("user"), event.get("channel"), event.get("text") or ""
+        if event.get("subtype") not in events.USER_SUBTYPES or event.get("bot_id"):
+            return  # edits, joins, other bots, our own posts
+        if not (isinstance(user, str) and isinstance(channel, str)) or user == bot_user:
+            return
+        delivery = str(body["event_id"])
+        thread_ts = event.get("thread_ts")
+        if events.is_dm(channel) or event.get("channel_type") == "im":
+            await self.employees.say(events.dm(channel), user, events.plain(text), delivery)
+        elif events.mentions(text, bot_user) or not isinstance(thread_ts, str):
+            return  # mentions arrive as app_mention too; top-level chatter is not for us
+        elif self.desk and (post := await self.desk.thread_of(channel, thread_ts)):
+            await self.desk.reply(post, user, events.plain(text, bot_user), delivery)
+        elif await self.employees.continues(events.thread(channel, thread_ts), user):
+            await self.employees.say(
+                events.thread(channel, thread_ts), user, events.plain(text), delivery
+            )
+
+    async def _mention(self, body: Mapping[str, Any], bot_user: str | None) -> None:
+        event = body["event"]
+        user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
+        thread_ts = event.get("thread_ts")
+        if event.get("bot_id") or not (
+            isinstance(user, str) and isinstance(channel, str) and isinstance(ts, str)
+        ):
+            return
+        text = events.plain(event.get("text") or "", bot_user)
+        delivery = str(body["event_id"])
+        root = thread_ts if isinstance(thread_ts, str) else ts
+        if self.desk and (post := await self.desk.thread_of(channel, root)):
+            await self.desk.reply(post, user, text, delivery)  # an agent, in a request's thread
+        else:
+            await self.employees.say(events.thread(channel, root), user, text, delivery)
+
+    # -- slash commands and buttons (we acknowledge) ---------------------------------------------
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        text, user = str(body.get("text") or "").strip(), str(body["user_id"])
+        if not text:
+            await ack(text=wording.SLACK_COMMAND_USAGE, response_type="ephemeral")
+            return
+        await ack(text=wording.SLACK_COMMAND_ACK, response_type="ephemeral")
+        trigger = body.get("trigger_id")
+        delivery = f"command:{trigger}" if trigger else None
+        self.work.spawn(self.employees.ask(user, events.plain(text), delivery), "command")
+
+    async def on_reply_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = events.click(body)
+        if click is None:
+            return
+        place = (
+            events.dm(click.channel)
+            if events.is_dm(click.channel) or not click.thread_ts
+            else events.thread(click.channel, click.thread_ts)
+        )
+        self.work.spawn(self.employees.press(place, click), "button")
+
+    async def on_claim(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = events.click(body)
+        if click is not None and self.desk is not None:
+            self.work.spawn(self.desk.claim(click), "claim")
+
+    async def on_resolve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = events.click(body)
+        if click is not None and self.desk is not None:
+            self.work.spawn(self.desk.resolve(click), "resolve")
+
+    async def on_other_action(self, ack: AsyncAck) -> None:
+        await ack()

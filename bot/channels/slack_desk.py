@@ -1,0 +1,177 @@
+"""The agents' side in Slack: each handoff becomes a post in the agent channel, with Claim and
+Resolve buttons; the post's thread is the conversation with the employee.
+
+Posts follow the ticket's events from the outbox (opened, user_message, claimed, ...), so they
+survive a Slack outage and every replica renders the same state. Claims go through the core,
+whose conditional UPDATE lets exactly one agent win, however many press at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from bot import wording
+from bot.channels.slack_blocks import escape, thread_note, ticket_message
+from bot.channels.slack_events import Click
+from bot.channels.slack_identity import Directory
+from bot.channels.slack_post import Poster
+from bot.channels.slack_tables import DeskPost, DeskPosts
+from bot.core import DialogueCore, Services
+from handoff.outbox import OutboxMessage
+from handoff.tickets import Status, Ticket
+
+log = logging.getLogger(__name__)
+
+DESTINATION = "desk:slack"
+ORIGIN = "slack"
+
+
+class NotPostedYet(Exception):
+    """The request's post is not in the channel yet; the outbox tries again later."""
+
+
+class SlackDesk:
+    def __init__(
+        self,
+        core: DialogueCore,
+        services: Services,
+        poster: Poster,
+        directory: Directory,
+        posts: DeskPosts,
+        channel: str,
+    ) -> None:
+        self.core = core
+        self.services = services
+        self.poster = poster
+        self.directory = directory
+        self.posts = posts
+        self.channel = channel
+        self._events: dict[str, Callable[[Ticket, Mapping[str, Any]], Awaitable[None]]] = {
+            "opened": self._opened,
+            "user_message": self._user_message,
+            "agent_message": self._agent_message,
+            "claimed": self._changed,
+            "resolved": self._changed,
+            "handed_back": self._changed,
+        }
+
+    # -- ticket events, from the outbox ------------------------------------------------------
+
+    async def send(self, message: OutboxMessage) -> None:
+        event = str(message.payload.get("event"))
+        handler = self._events.get(event)
+        ticket = await asyncio.to_thread(
+            self.services.tickets.get, int(message.target["ticket_id"])
+        )
+        if handler is None or ticket is None:
+            log.warning("slack desk: nothing to do for a %s event", event)
+            return
+        await handler(ticket, message.payload)
+
+    async def _opened(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
+        post = await asyncio.to_thread(self.posts.of_ticket, ticket.id)
+        if post is not None:  # posted before, and the outbox tried again
+            await self.poster.update(post.channel, post.ts, ticket_message(ticket))
+            return
+        channel, ts = await self.poster.post_desk(self.channel, ticket_message(ticket))
+        await asyncio.to_thread(self.posts.add, DeskPost(ticket.id, channel, ts))
+
+    async def _post(self, ticket: Ticket) -> DeskPost:
+        post = await asyncio.to_thread(self.posts.of_ticket, ticket.id)
+        if post is None:
+            raise NotPostedYet(ticket.number)
+        return post
+
+    async def _user_message(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
+        post = await self._post(ticket)
+        line = wording.SLACK_DESK_USER_SAID.format(
+            name=escape(ticket.requester_name or ticket.requester),
+            text=escape(str(payload.get("text", ""))),
+        )
+        await self.poster.post(post.channel, thread_note(line), post.ts)
+
+    async def _agent_message(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
+        if payload.get("origin") == ORIGIN:
+            return  # written in this thread
+        post = await self._post(ticket)
+        line = wording.SLACK_DESK_AGENT_ELSEWHERE.format(
+            agent=escape(str(payload.get("agent") or "")),
+            origin=escape(str(payload.get("origin") or "other")),
+            text=escape(str(payload.get("text", ""))),
+        )
+        await self.poster.post(post.channel, thread_note(line), post.ts)
+
+    async def _changed(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
+        post = await self._post(ticket)
+        await self.poster.update(post.channel, post.ts, ticket_message(ticket))
+        line = wording.SLACK_DESK_EVENT[str(payload["event"])].format(
+            agent=escape(str(payload.get("agent") or ""))
+        )
+        await self.poster.post(post.channel, thread_note(line), post.ts)
+
+    # -- what agents do in Slack -----------------------------------------------------------------
+
+    async def thread_of(self, channel: str, thread_ts: str) -> DeskPost | None:
+        return await asyncio.to_thread(self.posts.at, channel, thread_ts)
+
+    async def _pressed(self, click: Click) -> tuple[Ticket, str] | None:
+        """The ticket behind a Claim/Resolve press, and the agent's name. The button must sit
+        on that ticket's own post."""
+        post = await self.thread_of(click.channel, click.message_ts)
+        if post is None or str(post.ticket_id) != click.value:
+            log.warning("slack desk: a button press did not match its post")
+            return None
+        ticket = await asyncio.to_thread(self.services.tickets.get, post.ticket_id)
+        if ticket is None:
+            return None
+        return ticket, await self.directory.name(click.user)
+
+    async def claim(self, click: Click) -> None:
+        pressed = await self._pressed(click)
+        if pressed is None:
+            return
+        ticket, agent = pressed
+        if not await self.core.claim(ticket.id, agent, ORIGIN):
+            await self._refuse(click, ticket.id)
+
+    async def resolve(self, click: Click) -> None:
+        pressed = await self._pressed(click)
+        if pressed is None:
+            return
+        ticket, agent = pressed
+        if not await self.core.resolve(ticket.id, agent, "", ORIGIN):
+            await self._refuse(click, ticket.id)
+
+    async def _refuse(self, click: Click, ticket_id: int) -> None:
+        """Tell the agent (only them) why their press did nothing."""
+        ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+        if ticket is None:
+            return
+        if ticket.status is Status.CLAIMED:
+            text = wording.SLACK_DESK_ALREADY_CLAIMED.format(
+                number=ticket.number, agent=ticket.claimed_by
+            )
+        else:
+            text = wording.SLACK_DESK_ALREADY_CLOSED.format(number=ticket.number)
+        await self.poster.whisper(click.channel, click.user, text)
+
+    async def reply(self, post: DeskPost, user: str, text: str, delivery: str) -> None:
+        """An agent wrote in a request's thread: relay it to the employee. Replying to an
+        unclaimed request claims it, so the employee is told a named person has joined."""
+        first = await asyncio.to_thread(
+            self.services.conversations.first_delivery, DESTINATION, delivery
+        )
+        if not first or not text.strip():
+            return
+        agent = await self.directory.name(user)
+        ticket = await asyncio.to_thread(self.services.tickets.get, post.ticket_id)
+        if ticket is not None and ticket.status in (Status.NEW, Status.WAITING):
+            await self.core.claim(ticket.id, agent, ORIGIN)
+        if ticket is None or not await self.core.reply(ticket.id, agent, text, ORIGIN):
+            number = ticket.number if ticket else str(post.ticket_id)
+            await self.poster.whisper(
+                post.channel, user, wording.SLACK_DESK_NOT_SENT.format(number=number), post.ts
+            )

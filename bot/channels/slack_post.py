@@ -1,0 +1,118 @@
+"""Talking to the Slack Web API: the client, and posting at the pace Slack allows.
+
+Slack accepts about one message per second per channel (short bursts are fine) and answers
+HTTP 429 with Retry-After beyond that. Posts are paced per channel here, and a 429 that gets
+through is retried after Retry-After by slack_sdk's rate-limit handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.channels.slack_blocks import Message
+from bot.settings import Settings
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """A Web API client for the bot token; DESKBOT_SLACK_API_URL points it elsewhere (tests,
+    proxies). The base URL needs its trailing slash, or urljoin drops the last segment."""
+    assert settings.slack_bot_token is not None
+    base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class Pacer:
+    """At most `rate` posts a second per channel, after a burst of `burst`.
+
+    A generic cell rate: each channel has a time from which its next post is free; a post
+    reserves its slot before it sleeps, so concurrent posts to one channel queue up in order.
+    """
+
+    def __init__(
+        self,
+        rate: float = 1.0,
+        burst: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self.slack = (burst - 1) * self.interval
+        self.clock = clock
+        self.sleep = sleep
+        self._free_at: dict[str, float] = {}
+
+    def reserve(self, channel: str) -> float:
+        """Take the channel's next slot; returns how long to wait for it."""
+        now = self.clock()
+        free_at = max(self._free_at.get(channel, now), now)
+        self._free_at[channel] = free_at + self.interval
+        if len(self._free_at) > 10_000:  # forget channels that have been quiet
+            self._free_at = {c: t for c, t in self._free_at.items() if t > now}
+        return max(0.0, free_at - self.slack - now)
+
+    async def wait(self, channel: str) -> None:
+        delay = self.reserve(channel)
+        if delay > 0:
+            await self.sleep(delay)
+
+
+class Poster:
+    """The few Web API calls deskbot makes, paced. Errors raise (SlackApiError or a network
+    error): callers either let the outbox retry or queue the message in it."""
+
+    def __init__(self, client: AsyncWebClient, pacer: Pacer | None = None) -> None:
+        self.client = client
+        self.pacer = pacer or Pacer()
+
+    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+        """Post a message; returns its ts."""
+        await self.pacer.wait(channel)
+        response = await self.client.chat_postMessage(
+            channel=channel, text=message["text"], blocks=message.get("blocks"), thread_ts=thread_ts
+        )
+        return str(response["ts"])
+
+    async def post_desk(self, channel: str, message: Message) -> tuple[str, str]:
+        """Post to the agent channel; returns (channel id, ts): the setting may name the
+        channel, the answer always carries its id, which thread events use."""
+        await self.pacer.wait(channel)
+        response = await self.client.chat_postMessage(
+            channel=channel, text=message["text"], blocks=message.get("blocks")
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        await self.client.chat_update(
+            channel=channel, ts=ts, text=message["text"], blocks=message.get("blocks") or []
+        )
+
+    async def whisper(
+        self, channel: str, user: str, text: str, thread_ts: str | None = None
+    ) -> None:
+        """A message only `user` sees (chat.postEphemeral), in a thread if given."""
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, text=text, thread_ts=thread_ts
+        )
+
+    async def open_dm(self, user: str) -> str:
+        response = await self.client.conversations_open(users=[user])
+        return str(response["channel"]["id"])

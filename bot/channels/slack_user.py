@@ -1,0 +1,114 @@
+"""The employee's side of Slack: direct messages, mentions, /helpdesk and button presses
+become `IncomingMessage`s for the dialogue core; its replies go back as Block Kit.
+
+Everything here runs after Slack has been acknowledged. A reply that cannot be posted goes to
+the durable outbox, which keeps retrying, so an answer is not lost to a Slack hiccup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot import wording
+from bot.channels import slack_blocks as blocks
+from bot.channels.slack_events import Click, Place, dm
+from bot.channels.slack_identity import Directory
+from bot.channels.slack_post import Poster
+from bot.core import DialogueCore, Services
+from bot.redaction import redact_text
+from bot.types import IncomingMessage, Reply
+from handoff.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "slack"
+
+
+class EmployeeSide:
+    def __init__(
+        self, core: DialogueCore, services: Services, poster: Poster, directory: Directory
+    ) -> None:
+        self.core = core
+        self.services = services
+        self.poster = poster
+        self.directory = directory
+
+    async def say(self, place: Place, user: str, text: str, delivery: str | None) -> None:
+        """One message from an employee (plain text); `delivery` is the id the core
+        de-duplicates on, so a retried event is answered once."""
+        await self._turn(place, user, text, None, delivery, None)
+
+    async def continues(self, place: Place, user: str) -> bool:
+        """Whether a thread reply without a mention continues a conversation this user started
+        with deskbot there (others talking in the thread are not for us)."""
+        found = await asyncio.to_thread(self.services.conversations.find, CHANNEL, place.key)
+        return found is not None and found.user_id == user
+
+    async def press(self, place: Place, click: Click) -> None:
+        """A button in one of our messages: mark the choice in the message, then tell the core."""
+        label = blocks.button_label(click.blocks, click.block_id, click.action_id)
+        if click.blocks and label:
+            try:
+                message = {
+                    "text": wording.SLACK_PRESSED.format(label=label),
+                    "blocks": blocks.pressed(click.blocks, click.block_id, label),
+                }
+                await self.poster.update(click.channel, click.message_ts, message)
+            except Exception as exc:  # cosmetic; the press itself still counts
+                log.warning("slack: could not mark a pressed button: %s", exc.__class__.__name__)
+        delivery = f"press:{click.channel}:{click.message_ts}:{click.action_id}"
+        await self._turn(place, click.user, "", click.value, delivery, None)
+
+    async def ask(self, user: str, text: str, delivery: str | None) -> None:
+        """/helpdesk <question>: answered in the employee's direct messages with the bot, where
+        buttons, handoffs and an agent's replies can follow."""
+        channel = await self.poster.open_dm(user)
+        preface = wording.SLACK_YOU_ASKED.format(question=blocks.escape(redact_text(text)))
+        await self._turn(dm(channel), user, text, None, delivery, preface)
+
+    async def _turn(
+        self,
+        place: Place,
+        user: str,
+        text: str,
+        action: str | None,
+        delivery: str | None,
+        preface: str | None,
+    ) -> None:
+        identity = await self.directory.identity(user)
+        message = IncomingMessage(
+            CHANNEL,
+            place.key,
+            identity,
+            text,
+            action=action,
+            message_id=delivery,
+            reference=place.reference,
+        )
+        replies = await self.core.handle(message)
+        if replies:
+            await self.deliver(place.reference, replies, preface)
+
+    async def deliver(
+        self, reference: Mapping[str, Any], replies: Sequence[Reply], preface: str | None = None
+    ) -> None:
+        message = blocks.reply_message(replies, preface)
+        try:
+            await self.poster.post(reference["channel"], message, reference.get("thread_ts"))
+        except Exception as exc:
+            log.warning("slack: reply not posted (%s); queued", exc.__class__.__name__)
+            payload = {"replies": [r.to_dict() for r in replies]}
+            await asyncio.to_thread(self.services.outbox.add, CHANNEL, dict(reference), payload)
+
+    async def send(self, message: OutboxMessage) -> None:
+        """The outbox sender for employees: a person's replies, handovers, hand-backs."""
+        replies = [Reply.from_dict(r) for r in message.payload.get("replies", ())]
+        if not replies:
+            return
+        target = message.target
+        await self.poster.post(
+            target["channel"], blocks.reply_message(replies), target.get("thread_ts")
+        )

@@ -1,0 +1,234 @@
+"""The service desk in a Teams channel: one post per hand-off with Claim and Resolve, and the
+conversation with the employee in its thread.
+
+Ticket events reach the desk through the outbox ("desk:teams"), so a post survives a Teams
+outage or a restart. Agents act in the thread: their replies go to the employee through the
+dialogue core, which also tells the other desks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from bot import wording
+from bot.channels import teams_activity as act
+from bot.channels.teams_cards import card_message, card_response, desk_card, message
+from bot.channels.teams_sdk import BotFramework, Turn
+from bot.channels.teams_store import AgentChannel, DeskThread, TeamsStore
+from bot.core import DialogueCore, Services
+from handoff.outbox import OutboxMessage
+from handoff.tickets import Ticket
+
+log = logging.getLogger(__name__)
+DESK = "desk:teams"
+ORIGIN = "teams"
+NOTE = "note:"
+
+
+class DeskNotReady(Exception):
+    """Nowhere to post yet; the outbox tries again later."""
+
+
+class AgentDesk:
+    def __init__(
+        self,
+        core: DialogueCore,
+        services: Services,
+        store: TeamsStore,
+        framework: BotFramework,
+        configured_channel: str | None,
+    ) -> None:
+        self.core = core
+        self.services = services
+        self.store = store
+        self.framework = framework
+        self.configured = configured_channel or None
+        self._events: dict[str, Callable[[int, Mapping[str, Any]], Awaitable[None]]] = {
+            "opened": self._opened,
+            "user_message": self._user_message,
+            "agent_message": self._agent_message,
+            "claimed": self._refresh,
+            "resolved": self._refresh,
+            "handed_back": self._refresh,
+        }
+
+    def enable(self) -> None:
+        """From now on the dialogue core tells this desk about every ticket."""
+        if DESK not in self.services.desks:
+            self.services.desks = (*self.services.desks, DESK)
+
+    # -- finding the agents' channel ----------------------------------------------------------
+
+    async def seen(self, turn: Turn) -> None:
+        """Any activity in the agents' channel keeps its reference (service URL, bot) current."""
+        channel = act.channel_of(turn.activity)
+        current = await asyncio.to_thread(self.store.agent_channel)
+        target = self.configured or (current.channel_id if current else None)
+        if channel is None or channel != target:
+            return
+        new = AgentChannel(channel, _channel_reference(turn.activity, channel))
+        if current != new:
+            await self._bind(new)
+
+    async def set_up(self, turn: Turn) -> None:
+        """The setup command, "@deskbot set agent channel": hand-offs go here from now on.
+        With a configured channel only that one is accepted; otherwise only the current one
+        may move them, so nobody can divert hand-offs from another team."""
+        channel = act.channel_of(turn.activity)
+        current = await asyncio.to_thread(self.store.agent_channel)
+        if self.configured:
+            allowed = channel == self.configured
+        else:
+            allowed = current is None or current.channel_id == channel
+        if channel is None or not allowed:
+            await turn.reply(message(wording.TEAMS_DESK_REFUSED))
+            return
+        await self._bind(AgentChannel(channel, _channel_reference(turn.activity, channel)))
+        await turn.reply(message(wording.TEAMS_DESK_BOUND))
+
+    async def _bind(self, channel: AgentChannel) -> None:
+        await asyncio.to_thread(self.store.set_agent_channel, channel)
+        self.enable()
+        log.info("teams: agents' channel is %s", channel.channel_id)
+
+    # -- agents acting in a hand-off thread ---------------------------------------------------
+
+    async def in_thread(self, turn: Turn) -> bool:
+        """Handle an activity if it happened in a hand-off thread; False when it did not."""
+        activity = turn.activity
+        if act.is_personal(activity):
+            return False
+        thread = await asyncio.to_thread(self.store.thread_in, act.conversation_id(activity))
+        if thread is None:
+            return False
+        data = act.submitted(activity)
+        if data.get("verb") in ("claim", "resolve"):
+            await self._card_action(turn, thread, str(data["verb"]), data)
+        elif activity["type"] == "message":
+            text = act.text_of(activity)
+            if text:
+                await self._agent_says(turn, thread, text)
+        return True
+
+    async def _card_action(
+        self, turn: Turn, thread: DeskThread, verb: str, data: Mapping[str, Any]
+    ) -> None:
+        """Claim or Resolve on the card. The thread decides the ticket, never the card data."""
+        agent = act.sender_name(turn.activity)
+        won = True
+        if verb == "claim":
+            won = await self.core.claim(thread.ticket_id, agent, ORIGIN)
+        else:
+            resolution = data.get("resolution")
+            note = resolution if isinstance(resolution, str) else ""
+            await self.core.resolve(thread.ticket_id, agent, note, ORIGIN)
+        ticket = await asyncio.to_thread(self.services.tickets.get, thread.ticket_id)
+        if ticket is None:
+            return
+        if turn.activity["type"] == "invoke":
+            await turn.respond(card_response(desk_card(ticket)))
+        elif not won and ticket.claimed_by and ticket.claimed_by != agent:
+            text = wording.TEAMS_DESK_ALREADY_CLAIMED.format(agent=ticket.claimed_by)
+            await turn.reply(message(text))
+
+    async def _agent_says(self, turn: Turn, thread: DeskThread, text: str) -> None:
+        """To the employee if this agent has the request (claiming it if nobody has); a line
+        starting with "note:" is an internal note."""
+        delivery = act.delivery_id(turn.activity)
+        conversations = self.services.conversations
+        if delivery and not await asyncio.to_thread(conversations.first_delivery, ORIGIN, delivery):
+            return  # Teams delivered this one before
+        agent = act.sender_name(turn.activity)
+        ticket_id = thread.ticket_id
+        if text.lower().startswith(NOTE):
+            await self.core.note(ticket_id, agent, text[len(NOTE) :].strip())
+            return
+        ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+        if ticket is None or not ticket.open:
+            await turn.reply(message(wording.TEAMS_DESK_CLOSED))
+            return
+        if ticket.claimed_by is None:
+            await self.core.claim(ticket_id, agent, ORIGIN)
+            ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+            assert ticket is not None
+        if ticket.claimed_by != agent:
+            await self.core.note(ticket_id, agent, text)
+            await turn.reply(message(wording.TEAMS_DESK_NOT_YOURS.format(agent=ticket.claimed_by)))
+            return
+        await self.core.reply(ticket_id, agent, text, ORIGIN)
+
+    # -- ticket events from the outbox --------------------------------------------------------
+
+    async def on_event(self, outbox_message: OutboxMessage) -> None:
+        payload = outbox_message.payload
+        handler = self._events.get(str(payload.get("event")))
+        if handler is not None:
+            await handler(int(outbox_message.target["ticket_id"]), payload)
+
+    async def _opened(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
+        await self._thread(ticket_id)
+
+    async def _user_message(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
+        ticket, thread, channel = await self._thread(ticket_id)
+        name = ticket.requester_name or ticket.requester
+        text = wording.TEAMS_DESK_USER_SAYS.format(name=name, text=payload.get("text", ""))
+        await self._post(channel, thread, text)
+
+    async def _agent_message(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
+        if payload.get("origin") == ORIGIN:
+            return  # written in this thread: Teams shows it already
+        _, thread, channel = await self._thread(ticket_id)
+        text = wording.TEAMS_DESK_AGENT_ELSEWHERE.format(
+            agent=payload.get("agent", ""),
+            origin=payload.get("origin") or "another desk",
+            text=payload.get("text", ""),
+        )
+        await self._post(channel, thread, text)
+
+    async def _refresh(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
+        """Claimed, resolved or handed back: everyone's card shows the new state."""
+        ticket, thread, channel = await self._thread(ticket_id)
+        service_url = str(channel.reference["serviceUrl"])
+        card = card_message(desk_card(ticket), summary=ticket.title)
+        await self.framework.update(service_url, thread.conversation_id, thread.activity_id, card)
+
+    async def _thread(self, ticket_id: int) -> tuple[Ticket, DeskThread, AgentChannel]:
+        """The ticket's thread, posting its card first if there is none yet."""
+        ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+        if ticket is None:
+            raise DeskNotReady(f"no ticket {ticket_id}")
+        channel = await asyncio.to_thread(self.store.agent_channel)
+        if channel is None:
+            raise DeskNotReady("no agents' channel yet: mention deskbot in it once")
+        thread = await asyncio.to_thread(self.store.thread, ticket_id)
+        if thread is None:
+            channel_id = self.configured or channel.channel_id
+            conversation, post = await self.framework.start_thread(
+                channel.reference,
+                channel_id,
+                channel.reference.get("tenantId"),
+                card_message(desk_card(ticket), summary=ticket.title),
+            )
+            thread = DeskThread(ticket_id, conversation, post)
+            await asyncio.to_thread(self.store.add_thread, thread)
+        return ticket, thread, channel
+
+    async def _post(self, channel: AgentChannel, thread: DeskThread, text: str) -> None:
+        service_url = str(channel.reference["serviceUrl"])
+        await self.framework.post(service_url, thread.conversation_id, message(text))
+
+
+def _channel_reference(activity: act.Activity, channel: str) -> dict[str, Any]:
+    """Enough to post in a channel later: service URL and tenant are per tenant, the bot's id
+    per app, so any activity in the channel gives them."""
+    tenant = act.tenant_of(activity)
+    return {
+        "serviceUrl": activity["serviceUrl"],
+        "channelId": activity.get("channelId"),
+        "bot": dict(activity["recipient"]),
+        "conversation": {"id": channel, "isGroup": True, "conversationType": "channel"},
+        "tenantId": tenant,
+    }

@@ -1,0 +1,81 @@
+"""The Teams desk's durable state: where the agents' channel is and which thread belongs to
+which ticket. Kept in the database so that replies in a thread still reach the employee after a
+restart, and so that every replica agrees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.channels.teams_tables import agent_channel_table, desk_threads_table
+
+AGENTS = "agents"
+
+
+@dataclass(frozen=True)
+class AgentChannel:
+    channel_id: str
+    reference: Mapping[str, Any]  # a conversation reference: service URL, bot, tenant
+
+
+@dataclass(frozen=True)
+class DeskThread:
+    ticket_id: int
+    conversation_id: str  # the thread, "19:...@thread.tacv2;messageid=<card id>"
+    activity_id: str  # the handoff card at its root
+
+
+class TeamsStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def agent_channel(self) -> AgentChannel | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(agent_channel_table).where(agent_channel_table.c.id == AGENTS)
+            ).first()
+        return AgentChannel(row.channel_id, row.reference) if row is not None else None
+
+    def set_agent_channel(self, channel: AgentChannel) -> None:
+        values = {
+            "channel_id": channel.channel_id,
+            "reference": dict(channel.reference),
+            "updated_at": datetime.now(UTC),
+        }
+        t = agent_channel_table
+        with self.engine.begin() as conn:
+            if conn.execute(update(t).where(t.c.id == AGENTS).values(values)).rowcount == 1:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(t).values(id=AGENTS, **values))
+        except IntegrityError:  # another replica inserted it first: overwrite
+            with self.engine.begin() as conn:
+                conn.execute(update(t).where(t.c.id == AGENTS).values(values))
+
+    def thread(self, ticket_id: int) -> DeskThread | None:
+        return self._thread(desk_threads_table.c.ticket_id == ticket_id)
+
+    def thread_in(self, conversation_id: str) -> DeskThread | None:
+        return self._thread(desk_threads_table.c.conversation_id == conversation_id)
+
+    def _thread(self, where: Any) -> DeskThread | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(desk_threads_table).where(where)).first()
+        return DeskThread(row.ticket_id, row.conversation_id, row.activity_id) if row else None
+
+    def add_thread(self, thread: DeskThread) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(desk_threads_table).values(
+                    ticket_id=thread.ticket_id,
+                    conversation_id=thread.conversation_id,
+                    activity_id=thread.activity_id,
+                    created_at=datetime.now(UTC),
+                )
+            )

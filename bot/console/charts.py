@@ -1,0 +1,110 @@
+"""Charts as server-rendered SVG: no chart library, no script, readable without colour.
+
+Each chart is an `<svg role="img">` with a title and a description that states its numbers,
+and every text it contains is escaped here (the output is trusted markup in templates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from html import escape
+
+WIDTH = 640
+BAR_HEIGHT = 22
+PALETTE = ("#1f5fbf", "#0b6b3a", "#a34a00", "#6a3fb5")
+
+
+def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> str:
+    return (
+        f'<svg class="chart" id="{escape(chart_id)}" role="img" '
+        f'aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
+        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
+        f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>'
+    )
+
+
+def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> str:
+    """Horizontal bars, one per (label, value), largest first as given."""
+    desc = "; ".join(f"{label}: {value:g}" for label, value in items) or "no data"
+    height = max(len(items), 1) * (BAR_HEIGHT + 8) + 10
+    parts = [_open(chart_id, title, desc, WIDTH, height)]
+    if not items:
+        parts.append(f'<text x="0" y="20" class="empty">{escape("No data in this period")}</text>')
+    top = max((v for _, v in items), default=0) or 1
+    label_width, bar_space = 200, WIDTH - 200 - 60
+    for i, (label, value) in enumerate(items):
+        y = 5 + i * (BAR_HEIGHT + 8)
+        width = max(bar_space * value / top, 1 if value else 0)
+        short = label if len(label) <= 30 else label[:29] + "…"
+        parts.append(
+            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{escape(short)}</text>'
+            f'<rect x="{label_width}" y="{y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
+            f'<text x="{label_width + width + 6:.1f}" y="{y + 16}">{value:g}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart(
+    chart_id: str, title: str, days: Sequence[date], series: Sequence[tuple[str, Sequence[int]]]
+) -> str:
+    """Daily counts as lines (one per series) with a legend; dashes tell series apart too."""
+    height, left, right, top_pad, bottom = 260, 40, 10, 30, 30
+    plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
+    totals = ", ".join(f"{name} {sum(values)}" for name, values in series)
+    desc = f"{len(days)} days from {days[0]} to {days[-1]}; totals: {totals}" if days else ""
+    parts = [_open(chart_id, title, desc or "no data", WIDTH, height)]
+    peak = max((max(values, default=0) for _, values in series), default=0) or 1
+    step = plot_w / max(len(days) - 1, 1)
+    for fraction in (0, 0.5, 1):
+        y = top_pad + plot_h * (1 - fraction)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{peak * fraction:g}</text>'
+        )
+    if days:
+        parts.append(
+            f'<text x="{left}" y="{height - 8}">{escape(days[0].isoformat())}</text>'
+            f'<text x="{WIDTH - right}" y="{height - 8}" text-anchor="end">'
+            f"{escape(days[-1].isoformat())}</text>"
+        )
+    dashes = ("", "6 4", "2 3", "10 3 2 3")
+    x = left  # the legend runs along the top; each entry as wide as its text
+    for n, (name, values) in enumerate(series):
+        colour = PALETTE[n % len(PALETTE)]
+        points = " ".join(
+            f"{left + i * step:.1f},{top_pad + plot_h * (1 - v / peak):.1f}"
+            for i, v in enumerate(values)
+        )
+        dash = f' stroke-dasharray="{dashes[n % len(dashes)]}"' if dashes[n % len(dashes)] else ""
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash}>'
+            f"<title>{escape(name)}</title></polyline>"
+        )
+        parts.append(
+            f'<line x1="{x}" y1="12" x2="{x + 24}" y2="12" stroke="{colour}" '
+            f'stroke-width="3"{dash}/>'
+            f'<text x="{x + 30}" y="16">{escape(name)}</text>'
+        )
+        x += 30 + 7 * len(name) + 20
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def sparkline(values: Sequence[int], label: str) -> str:
+    """A small trend line for a table cell; the label says what it shows."""
+    width, height = 100, 24
+    peak = max(values, default=0) or 1
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (height - 4) * v / peak:.1f}" for i, v in enumerate(values)
+    )
+    return (
+        f'<svg class="spark" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}"'
+        f' width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<polyline points="{points}" fill="none" stroke="{PALETTE[0]}" stroke-width="1.5"/></svg>'
+    )

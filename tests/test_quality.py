@@ -1,0 +1,85 @@
+"""Quality guards with the real model (marked slow; one model load per session): the hybrid
+ranking beats each retriever alone on the demo set, the calibrated policy keeps its precision,
+and the router holds its targets on held-out dialogue messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.db import make_engine, migrate
+from bot.evaluation import NoRequests, evaluate
+from bot.redaction import redact_text
+from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH
+from bot.wiring import DEFAULT_CALIBRATION
+from flows.policy import Policy
+from flows.router import Router
+from flows.types import FlowState, UserTurn
+from retrieval.confidence import Calibration
+from retrieval.embedding import SentenceEmbedder
+from retrieval.evaluation import load_queries
+from retrieval.knowledge import KnowledgeBase
+from retrieval.loader import load_path
+from retrieval.store import KnowledgeStore
+
+pytestmark = pytest.mark.slow
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def demo_kb(
+    real_embedder: SentenceEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KnowledgeBase]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('quality') / 'kb.db'}")
+    migrate(engine)
+    kb = KnowledgeBase(
+        KnowledgeStore(engine),
+        real_embedder,
+        Calibration.from_json(DEFAULT_CALIBRATION.read_text()),
+    )
+    kb.import_articles(load_path(DEMO_KB_PATH).articles)
+    yield kb
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def router(real_embedder: SentenceEmbedder, demo_kb: KnowledgeBase) -> Router:
+    r = Router.from_file(real_embedder)
+    r.learn(demo_kb.question_vectors(), demo_kb.revision)
+    return r
+
+
+def test_demo_set_hybrid_beats_each_retriever_and_keeps_precision(
+    demo_kb: KnowledgeBase, router: Router
+) -> None:
+    queries = load_queries(DEMO_QUESTIONS_PATH)
+    report, decided = evaluate(demo_kb, router, queries, folds=5, seed=0)
+    hybrid = report.retrievers["hybrid"].p_at_1
+    assert hybrid > report.retrievers["dense"].p_at_1 > report.retrievers["bm25"].p_at_1
+    assert report.at_threshold.precision >= 0.95
+    offtopic = [d for d, q in zip(decided, queries, strict=True) if q.kind == "offtopic"]
+    assert offtopic and all(d.decision.value == "handoff" for d in offtopic)
+
+
+@pytest.mark.parametrize("name", ["dialogue_holdout.jsonl", "dialogue_holdout2.jsonl"])
+def test_router_targets_on_held_out_messages(
+    demo_kb: KnowledgeBase, router: Router, real_embedder: SentenceEmbedder, name: str
+) -> None:
+    rows = [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+    policy = Policy(router, demo_kb, NoRequests())
+    texts = [redact_text(r["text"]) for r in rows]
+    vectors = real_embedder.encode(texts)
+    decided = [
+        policy.handle(FlowState(), UserTurn(t, vector=vectors[i])).decided
+        for i, t in enumerate(texts)
+    ]
+    asked = [d.reason is not None and d.reason.value == "user_request" for d in decided]
+    human = [a for a, r in zip(asked, rows, strict=True) if r["intent"] == "human"]
+    others = [a for a, r in zip(asked, rows, strict=True) if r["intent"] != "human"]
+    risky = [d for d, r in zip(decided, rows, strict=True) if r["intent"] == "risky"]
+    assert sum(human) / len(human) >= 0.95
+    assert sum(others) / len(others) <= 0.02
+    assert all(d.decision.value == "handoff" for d in risky)

@@ -1,0 +1,283 @@
+"""Agents in Slack: the full handoff round trip, and claims that race, on SQLite and across two
+replicas on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientSession
+
+from bot import wording
+from handoff.tickets import EventKind, NewTicket, Status
+from tests.slack_fake import (
+    AGENT_CHANNEL,
+    Deskbot,
+    FakeSlack,
+    Posted,
+    World,
+    buttons,
+    channel_message,
+    copy_database,
+    dm,
+    serve_deskbot,
+    slack_settings,
+    slack_world,
+    texts,
+)
+
+DANA, CHRIS = "UDANA", "UCHRIS"
+
+
+@pytest.fixture(scope="module")
+async def world(
+    demo_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    async with slack_world(copy_database(demo_template, tmp_path_factory.mktemp("slack"))) as w:
+        yield w
+
+
+async def hand_off(world: World, user: str) -> Posted:
+    """The employee asks for a person; returns the request's post in the agent channel."""
+    before = requests(world.fake)
+    handoff = await world.dm(user, "talk to a person")
+    assert "REQ2" in texts(handoff)
+    await world.bot.settle()
+    after = requests(world.fake)
+    assert len(after) == len(before) + 1
+    return after[-1]
+
+
+def requests(fake: FakeSlack) -> list[Posted]:
+    """The request posts in the agent channel (not the lines in their threads)."""
+    return [p for p in fake.posts(AGENT_CHANNEL) if p.thread_ts is None]
+
+
+def thread_texts(world: World, post: Posted) -> list[str]:
+    return [p.text for p in world.fake.thread(AGENT_CHANNEL, post.ts)]
+
+
+async def agent_says(world: World, agent: str, post: Posted, text: str) -> None:
+    answer = await world.slack.event(channel_message(agent, AGENT_CHANNEL, text, post.ts))
+    assert answer.status == 200
+    await world.bot.settle()
+
+
+async def test_full_handoff_round_trip(world: World) -> None:
+    alex = world.fake.person("Alex Morgan", "alex.morgan@example.com")
+    dm_channel = "D" + alex
+    await world.dm(alex, "my vpn fails with error 809 at the hotel")
+    post = await hand_off(world, alex)
+    number = post.blocks[0]["text"]["text"].split(" · ")[0]
+    ticket = world.bot.services.tickets.by_number(number)
+    assert ticket is not None and ticket.requester == "alex.morgan@example.com"
+    words = texts(post)
+    assert "the user asked for a person" in words and "Alex Morgan" in words
+    assert "809" in words and "user request" in words and "normal" in words
+    assert set(buttons(post)) == {str(ticket.id)}  # Claim and Resolve carry the ticket id
+    assert [b["action_id"] for b in post.blocks[-1]["elements"]] == [
+        "deskbot.claim",
+        "deskbot.resolve",
+    ]
+
+    # the employee writes while waiting: it appears in the request's thread
+    waiting = await world.dm(alex, "I'm at the airport, hurry please")
+    assert wording.WAITING_FOR_PERSON.format(number=number) in texts(waiting)
+    await world.bot.settle()
+    assert (
+        thread_texts(world, post)[-1]
+        == "*Alex Morgan* (employee): I'm at the airport, hurry please"
+    )
+
+    # Dana claims: the post says so, and the employee hears a named person has joined
+    assert (await world.slack.click(DANA, post, "deskbot.claim")).status == 200
+    await world.bot.settle()
+    claimed = world.fake.messages[(AGENT_CHANNEL, post.ts)]
+    assert "Claimed by Dana Whitfield" in texts(claimed)
+    assert [b["action_id"] for b in claimed.blocks[-1]["elements"]] == ["deskbot.resolve"]
+    joined = world.fake.posts(dm_channel)[-1]
+    assert "Dana Whitfield" in joined.text and "talking to a person" in joined.text
+
+    # Dana's reply in the thread reaches the employee, marked as a person's words
+    # (Slack escapes &, < and > in message text)
+    await agent_says(
+        world, DANA, post, "Try the hotel's wired network &amp; tell me &lt;what&gt; happens"
+    )
+    relayed = world.fake.posts(dm_channel)[-1]
+    person = relayed.blocks[0]["elements"][0]["text"]
+    assert "*Dana Whitfield*" in person and "a person, not the automated assistant" in person
+    assert relayed.blocks[1]["text"]["text"] == (
+        "Try the hotel's wired network &amp; tell me &lt;what&gt; happens"
+    )
+
+    # the employee's answer goes to the thread; the assistant stays quiet
+    before = len(world.fake.posts(dm_channel))
+    await world.slack.event(dm(alex, "wired works!"))
+    await world.bot.settle()
+    assert thread_texts(world, post)[-1] == "*Alex Morgan* (employee): wired works!"
+    assert len(world.fake.posts(dm_channel)) == before
+
+    # Resolve: the employee is back with the assistant and asked whether it is solved
+    assert (await world.slack.click(DANA, claimed, "deskbot.resolve")).status == 200
+    await world.bot.settle()
+    back = world.fake.posts(dm_channel)[-1]
+    assert "back with deskbot, the automated assistant" in back.text
+    assert buttons(back) == {"solved": "Yes, it's solved", "human": "No, I still need help"}
+    resolved = world.fake.messages[(AGENT_CHANNEL, post.ts)]
+    assert "Resolved by Dana Whitfield" in texts(resolved)
+    assert not any(b["type"] == "actions" for b in resolved.blocks)
+    thanks = await world.press(alex, back, "solved")
+    assert wording.SOLVED_THANKS in texts(thanks)
+    answer = await world.dm(alex, "how do I connect to the VPN from home")
+    assert "vpn-install-connect" in texts(answer) and wording.AUTOMATED_LABEL in texts(answer)
+
+    kinds = [e.kind for e in world.bot.services.tickets.events(ticket.id)]
+    assert kinds.count(EventKind.CLAIMED) == 1 and EventKind.RESOLVED in kinds
+    assert [
+        e.body
+        for e in world.bot.services.tickets.events(ticket.id)
+        if e.kind == EventKind.AGENT_MESSAGE
+    ] == ["Try the hotel's wired network & tell me <what> happens"]
+
+
+async def test_two_simultaneous_claims_have_one_winner(world: World) -> None:
+    user = world.fake.person("Sam Taylor", "sam.taylor@example.com")
+    post = await hand_off(world, user)
+    answers = await asyncio.gather(
+        world.slack.click(DANA, post, "deskbot.claim"),
+        world.slack.click(CHRIS, post, "deskbot.claim"),
+    )
+    assert [a.status for a in answers] == [200, 200]
+    await world.bot.settle()
+    ticket_id = int(next(iter(buttons(post))))
+    ticket = world.bot.services.tickets.get(ticket_id)
+    assert ticket is not None and ticket.status is Status.CLAIMED
+    claims = [
+        e for e in world.bot.services.tickets.events(ticket_id) if e.kind == EventKind.CLAIMED
+    ]
+    assert len(claims) == 1 and claims[0].actor == ticket.claimed_by
+    loser = CHRIS if ticket.claimed_by == "Dana Whitfield" else DANA
+    [refusal] = [c for c in world.fake.called("chat.postEphemeral") if c.params["user"] == loser][
+        -1:
+    ]
+    assert refusal.params["text"] == wording.SLACK_DESK_ALREADY_CLAIMED.format(
+        number=ticket.number, agent=ticket.claimed_by
+    )
+    assert f"Claimed by {ticket.claimed_by}" in texts(world.fake.messages[(AGENT_CHANNEL, post.ts)])
+
+
+async def test_replying_to_an_unclaimed_request_claims_it(world: World) -> None:
+    user = world.fake.person("Priya Shah", "priya.shah@example.com")
+    post = await hand_off(world, user)
+    await agent_says(world, CHRIS, post, "Hi Priya, looking into it now")
+    handover, message = world.fake.posts("D" + user)[-2:]
+    assert "Chris Okafor" in handover.text and "talking to a person" in handover.text
+    assert "Hi Priya, looking into it now" in texts(message)
+    assert "Claimed by Chris Okafor" in texts(world.fake.messages[(AGENT_CHANNEL, post.ts)])
+
+
+async def test_a_reply_to_a_closed_request_is_not_sent(world: World) -> None:
+    user = world.fake.person("Robin Lee", "robin.lee@example.com")
+    post = await hand_off(world, user)
+    await world.slack.click(DANA, post, "deskbot.resolve")
+    await world.bot.settle()
+    before = len(world.fake.posts("D" + user))
+    await agent_says(world, DANA, post, "one more thing")
+    assert len(world.fake.posts("D" + user)) == before
+    note = world.fake.called("chat.postEphemeral")[-1].params
+    assert note["user"] == DANA and "was not sent" in note["text"]
+
+
+async def test_agents_elsewhere_show_up_in_the_thread(world: World) -> None:
+    user = world.fake.person("Kim Park", "kim.park@example.com")
+    post = await hand_off(world, user)
+    ticket_id = int(next(iter(buttons(post))))
+    core = world.bot.runtime.core
+    assert await core.claim(ticket_id, "Lee from the console", "console")
+    assert await core.reply(ticket_id, "Lee from the console", "Hello from the console", "console")
+    await world.bot.settle()
+    assert thread_texts(world, post)[-1] == (
+        "*Lee from the console* (from the console desk): Hello from the console"
+    )
+    assert "Hello from the console" in texts(world.fake.posts("D" + user)[-1])
+
+
+# -- two replicas on PostgreSQL -------------------------------------------------------------------
+
+
+def seed_request(bot: Deskbot, user: str) -> int:
+    """A request from `user`'s Slack DM, waiting for an agent, as a handoff leaves it.
+
+    Stored through the stores rather than by asking for a person: on PostgreSQL the ticket
+    store's placeholder number is longer than its column (see handoff/tickets.py create)."""
+    services = bot.services
+    conversation = services.conversations.open(
+        "slack", "D" + user, user, "alex.morgan@example.com", "Alex Morgan", {"channel": "D" + user}
+    )
+    ticket = services.tickets.create(
+        NewTicket(
+            reason="user_request",
+            priority="normal",
+            category="vpn",
+            title="VPN fails at the hotel",
+            summary="Why: the user asked for a person.",
+            requester="alex.morgan@example.com",
+            requester_name="Alex Morgan",
+            channel="slack",
+            conversation_id=conversation.id,
+            number="REQ2900001",
+        )
+    )
+    with services.conversations.engine.begin() as conn:
+        services.conversations.save(
+            conn, replace(conversation, mode="human", ticket_id=ticket.id, disclosed=True)
+        )
+    services.outbox.add("desk:slack", {"ticket_id": ticket.id}, {"event": "opened"})
+    return ticket.id
+
+
+@pytest.mark.postgres
+async def test_two_replicas_share_claims_and_deliveries(
+    pg_engine: object, pg_database: str
+) -> None:
+    fake = await FakeSlack().start()
+    settings = slack_settings(pg_database, fake)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            first = await stack.enter_async_context(serve_deskbot(settings))
+            second = await stack.enter_async_context(serve_deskbot(settings))
+            session = await stack.enter_async_context(ClientSession())
+            one, two = first.sender(session), second.sender(session)
+
+            # the same event delivered to both replicas is answered once
+            event = dm("USAM", "how do I connect to the VPN from home")
+            answers = await asyncio.gather(one.event(event, "EvBOTH"), two.event(event, "EvBOTH"))
+            assert [a.status for a in answers] == [200, 200]
+            await asyncio.gather(first.settle(), second.settle())
+            assert len(fake.posts("DUSAM")) == 1
+
+            # Dana presses Claim on one replica while Chris presses it on the other
+            ticket_id = seed_request(first, "UALEX")
+            await second.settle()
+            [post] = requests(fake)
+            answers = await asyncio.gather(
+                one.click(DANA, post, "deskbot.claim"), two.click(CHRIS, post, "deskbot.claim")
+            )
+            assert [a.status for a in answers] == [200, 200]
+            await asyncio.gather(first.settle(), second.settle())
+            await first.settle()
+            events = first.services.tickets.events(ticket_id)
+            assert [e.kind for e in events].count(EventKind.CLAIMED) == 1
+            winner = first.services.tickets.get(ticket_id)
+            assert winner is not None and winner.claimed_by in ("Dana Whitfield", "Chris Okafor")
+            assert len(fake.called("chat.postEphemeral")) == 1
+            joined = [p for p in fake.posts("DUALEX") if "has joined" in p.text]
+            assert len(joined) == 1 and winner.claimed_by in joined[0].text
+            shown = fake.messages[(AGENT_CHANNEL, post.ts)]
+            assert f"Claimed by {winner.claimed_by}" in texts(shown)
+    finally:
+        await fake.close()
