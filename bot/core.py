@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from bot import wording
-from bot.conversations import Conversation, ConversationStore
+from bot.conversations import Conversation, ConversationStore, StoredMessage
 from bot.encoding import BatchingEncoder, Vector
 from bot.metrics import Metrics
 from bot.redaction import Redaction, redact
@@ -112,6 +112,7 @@ class DialogueCore:
         try:
             conversation = self._open(message)
             text = redaction.text.strip() or f"[{wording.action_label(message.action)}]"
+            history = self.s.conversations.messages(conversation.id)
             with self.s.conversations.engine.begin() as conn:
                 self.s.conversations.add_messages(
                     conn,
@@ -121,7 +122,7 @@ class DialogueCore:
                 if not conversation.with_person:
                     handoff = Handoff(Reason.ERROR, "normal", "general")
                     state = FlowState.from_dict(conversation.flow_state)
-                    ticket = self._open_ticket(conn, conversation, state, handoff, text)
+                    ticket = self._open_ticket(conn, conversation, state, handoff, text, history)
                     self.s.conversations.save(
                         conn,
                         replace(conversation, mode="human", ticket_id=ticket.id, disclosed=True),
@@ -177,8 +178,12 @@ class DialogueCore:
             )
         if redaction.found:
             replies.append(wording.secret_removed(sorted(redaction.kinds)))
+        # Read before the write transaction: a transaction that waits for a second pooled
+        # connection can deadlock the pool under load.
+        hands_off = any(isinstance(a, Handoff) for a in outcome.actions)
+        history = self.s.conversations.messages(conversation.id) if hands_off else []
         with self.s.conversations.engine.begin() as conn:
-            ticket = self._carry_out(conn, conversation, outcome, text)
+            ticket = self._carry_out(conn, conversation, outcome, text, history)
             for say in outcome.says:
                 if say.key == "handoff":
                     assert ticket is not None
@@ -241,12 +246,17 @@ class DialogueCore:
         return replies
 
     def _carry_out(
-        self, conn: Connection, conversation: Conversation, outcome: Outcome, text: str
+        self,
+        conn: Connection,
+        conversation: Conversation,
+        outcome: Outcome,
+        text: str,
+        history: Sequence[StoredMessage],
     ) -> Ticket | None:
         ticket = None
         for action in outcome.actions:
             if isinstance(action, Handoff):
-                ticket = self._open_ticket(conn, conversation, outcome.state, action, text)
+                ticket = self._open_ticket(conn, conversation, outcome.state, action, text, history)
             elif isinstance(action, RecordGap):
                 self.s.gaps.record_gap(
                     action.question, action.reason, action.nearest_article, action.confidence, conn
@@ -264,8 +274,8 @@ class DialogueCore:
         state: FlowState,
         handoff: Handoff,
         text: str,
+        history: Sequence[StoredMessage],
     ) -> Ticket:
-        history = self.s.conversations.messages(conversation.id)
         transcript = [{"at": m.at.isoformat(), "role": m.role, "text": m.text} for m in history]
         if text:
             transcript.append(
