@@ -22,7 +22,14 @@ from bot.cli import (
 from bot.db import make_engine, migrate
 from bot.evaluation import calibration_summary, decision_lines, evaluate, write_curve
 from flows.router import Router
-from retrieval.evaluation import QueryFileError, leave_out, load_queries, unknown_ids, without
+from retrieval.evaluation import (
+    LabeledQuery,
+    QueryFileError,
+    leave_out,
+    load_queries,
+    unknown_ids,
+    without,
+)
 from retrieval.loader import load_path
 
 
@@ -110,6 +117,8 @@ def eval_command(
         queries = without(queries, removed)
         if calibration_queries is not None:
             calibration_queries = without(calibration_queries, removed)
+    if calibration_queries is not None:
+        warn_if_one_sided(calibration_queries, "--calibrate")
     missing = unknown_ids(queries, articles) - removed
     if missing:
         err.print(
@@ -140,6 +149,17 @@ def eval_command(
     print_report(report, kb.calibration)
 
 
+def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
+    """A calibration file without questions that no article answers teaches the confidence
+    nothing about refusing: say so."""
+    unanswerable = sum(not q.answerable for q in queries)
+    if unanswerable < max(5, len(queries) // 20):
+        err.print(
+            f"[yellow]{name}: only {unanswerable} of {len(queries)} questions have no answering "
+            "article; add unanswerable questions or the threshold cannot learn to refuse.[/yellow]"
+        )
+
+
 def print_report(report: object, calibration: object) -> None:
     from bot.evaluation import Report
     from retrieval.confidence import Calibration
@@ -155,7 +175,7 @@ def print_report(report: object, calibration: object) -> None:
     s = report.at_threshold
     out.print(f"calibration: {report.calibration_source}; {calibration_summary(calibration)}")
     out.print(
-        f"threshold {report.threshold:.3f} (target precision {report.target_precision:.2f}; "
+        f"threshold {report.threshold:.3f} (target precision {report.target_precision:.3f}; "
         f"on this file the target is met from {report.threshold_for_target:.3f})"
     )
     out.print(f"coverage (answerable answered correctly) {s.coverage:.3f} of {s.answerable}")
@@ -237,6 +257,7 @@ def kb_calibrate(
     except QueryFileError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+    warn_if_one_sided(queries, str(queries_file))
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
     kb.load()

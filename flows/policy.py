@@ -47,9 +47,9 @@ class Policy:
         if self.router.revision != self.knowledge.revision:
             self.router.learn(self.knowledge.question_vectors(), self.knowledge.revision)
         route = self.router.route(turn.text, turn.vector)
-        if route.via == "classifier" and route.intent in (Intent.HUMAN, Intent.RISKY):
-            # The classifier guessed; a confident validated answer outranks the guess (rules,
-            # which catch the explicit cases, are never overridden).
+        if self._guessed(route):
+            # The classifier guessed (rules catch the explicit cases and are never overridden);
+            # a confident validated answer outranks a guess of "person" or "maybe risky".
             hit = self.knowledge.search(turn.text, vector=turn.vector)
             if hit.confident:
                 return answer(
@@ -65,6 +65,14 @@ class Policy:
             Intent.UNKNOWN: self._not_it,
         }
         return flows[route.intent](replace(state, pending_choices=()), turn, route)
+
+    def _guessed(self, route: Route) -> bool:
+        if route.via != "classifier":
+            return False
+        if route.intent is Intent.HUMAN:
+            return True
+        certain = self.router.thresholds.risky_certain
+        return route.intent is Intent.RISKY and route.probability < certain
 
     def _button(self, state: FlowState, turn: UserTurn) -> Outcome | None:
         action = turn.action or ""

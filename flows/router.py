@@ -34,7 +34,7 @@ class Route:
     intent: Intent
     category: str | None = None  # risky category or smalltalk kind
     via: str = "default"  # "rule", "classifier", "button" or "default"
-    similarity: float = 0.0
+    probability: float = 0.0  # the classifier's, when it decided
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,13 @@ def strip_greeting(text: str) -> str:
 @dataclass(frozen=True)
 class Thresholds:
     """How probable the classifier must find an intent. Risky is deliberately low: a risky
-    request answered by the bot costs far more than a question handed to a person."""
+    request answered by the bot costs far more than a question handed to a person. Between
+    `risky` and `risky_certain` a confident validated answer may still be given (short problem
+    reports such as "the room console is frozen" look risky to the classifier); from
+    `risky_certain` up, never."""
 
     risky: float = 0.3
+    risky_certain: float = 0.7
     human: float = 0.5
     other: float = 0.5
 

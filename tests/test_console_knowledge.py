@@ -57,7 +57,11 @@ def audit_actions(server: Server) -> list[tuple[str, str]]:
 async def test_clusters_show_size_examples_trend_and_nearest_article(demo_url: str) -> None:
     async with serve(demo_url) as server:
         for n, text in enumerate(
-            [GAP_QUESTION, "can I use my personal ipad for work email please", "parking permit"]
+            [
+                GAP_QUESTION,
+                "can I use my personal ipad for work email please",
+                "how do I get a bike locker",
+            ]
         ):
             await ask(server, text, f"c-{n}")
         async with await owner(server) as client:
@@ -134,7 +138,7 @@ async def test_a_link_that_breaks_answered_questions_is_refused_and_names_them(
 
 async def test_a_draft_from_a_cluster_is_edited_then_published(demo_url: str) -> None:
     async with serve(demo_url) as server:
-        await ask(server, "how do I get a parking permit", "c-1")
+        await ask(server, "how do I get a bike locker", "c-1")
         async with await owner(server) as client:
             page = await client.get("/console/gaps")
             response = await client.post("/console/gaps/draft", {"gap_ids": gap_ids(page.text)[0]})
@@ -144,33 +148,33 @@ async def test_a_draft_from_a_cluster_is_edited_then_published(demo_url: str) ->
             draft = server.services.knowledge.article(article_id)
             assert draft is not None and draft.status is Status.DRAFT
             assert draft.owner == "Priya Natarajan <priya.natarajan@example.com>"
-            assert draft.questions == ("how do I get a parking permit",)
+            assert draft.questions == ("how do I get a bike locker",)
             form_page = await client.get(location)
             assert "Draft article started" in form_page.text
             version = re.search(r'name="version" value="([0-9a-f]+)"', form_page.text)
             assert version is not None
             fields = {
                 "version": version.group(1),
-                "title": "Parking permits",
-                "answer": "Request a parking permit from Facilities in the Service Portal.",
-                "questions": "how do I get a parking permit\nwhere do I apply for car parking",
-                "body": "Facilities issue permits; allow two working days.",
-                "tags": "facilities, parking",
-                "link": "https://it.example.com/kb/parking",
+                "title": "Bike lockers",
+                "answer": "Request a bike locker from Facilities in the Service Portal.",
+                "questions": "how do I get a bike locker\nwhere do I apply for a bike locker",
+                "body": "Facilities assign lockers; allow two working days.",
+                "tags": "facilities, bikes",
+                "link": "https://it.example.com/kb/bike-lockers",
                 "review_every_days": "180",
             }
             saved = await client.post(f"/console/articles/{article_id}/save", fields)
             assert saved.status == 303
             stored = server.services.knowledge.article(article_id)
-            assert stored.status is Status.DRAFT and stored.title == "Parking permits"
-            assert answer_of(await ask(server, "how do I get a parking permit", "c-2")) is None
+            assert stored.status is Status.DRAFT and stored.title == "Bike lockers"
+            assert answer_of(await ask(server, "how do I get a bike locker", "c-2")) is None
             page = await client.get(f"/console/articles/{article_id}")
             fields["version"] = re.findall(r'name="version" value="([0-9a-f]+)"', page.text)[0]
             published = await client.post(f"/console/articles/{article_id}/publish", fields)
             assert published.status == 303
         live = server.services.knowledge.article(article_id)
         assert live.status is Status.VALIDATED and live.reviewed_on is not None
-        assert answer_of(await ask(server, "how do I get a parking permit", "c-3")) == article_id
+        assert answer_of(await ask(server, "how do I get a bike locker", "c-3")) == article_id
         actions = [a for a, _ in audit_actions(server)]
         assert actions[-3:] == ["drafted", "draft_saved", "published"]
 
@@ -262,7 +266,7 @@ async def test_retiring_stops_answers_and_stale_forms_are_refused(demo_url: str)
 
 async def test_dismissing_a_cluster(demo_url: str) -> None:
     async with serve(demo_url) as server:
-        await ask(server, "how do I get a parking permit", "c-1")
+        await ask(server, "how do I get a bike locker", "c-1")
         async with await owner(server) as client:
             page = await client.get("/console/gaps")
             ids = gap_ids(page.text)[0]
