@@ -20,7 +20,7 @@ from bot.cli import (
     setup_logging,
 )
 from bot.db import make_engine, migrate
-from bot.evaluation import calibration_summary, decision_lines, evaluate, write_curve
+from bot.evaluation import Report, calibration_summary, decision_lines, evaluate, write_curve
 from flows.router import Router
 from retrieval.evaluation import (
     LabeledQuery,
@@ -146,7 +146,7 @@ def eval_command(
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
-    print_report(report, kb.calibration)
+    print_report(report)
 
 
 def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
@@ -160,11 +160,7 @@ def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
         )
 
 
-def print_report(report: object, calibration: object) -> None:
-    from bot.evaluation import Report
-    from retrieval.confidence import Calibration
-
-    assert isinstance(report, Report) and isinstance(calibration, Calibration)
+def print_report(report: Report) -> None:
     out.print(
         f"[bold]{report.queries} queries[/bold]"
         + (f", {len(report.left_out)} articles left out" if report.left_out else "")
@@ -173,7 +169,7 @@ def print_report(report: object, calibration: object) -> None:
     for name, m in report.retrievers.items():
         out.print(f"{name:<10} {m.p_at_1:6.3f}  {m.r_at_3:6.3f}  {m.mrr:6.3f}")
     s = report.at_threshold
-    out.print(f"calibration: {report.calibration_source}; {calibration_summary(calibration)}")
+    out.print(f"calibration: {report.calibration_source}; {report.calibration_model}")
     out.print(
         f"threshold {report.threshold:.3f} (target precision {report.target_precision:.3f}; "
         f"on this file the target is met from {report.threshold_for_target:.3f})"

@@ -59,6 +59,7 @@ class Report:
     intents: dict[str, int]
     curve: list[CurvePoint] = field(default_factory=list)
     calibration_source: str = ""
+    calibration_model: str = ""  # the model that decided (with folds: the first fold's)
     left_out: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,6 +74,7 @@ class Report:
             "decisions": self.decisions,
             "intents": self.intents,
             "calibration": self.calibration_source,
+            "calibration_model": self.calibration_model,
             "left_out": self.left_out,
         }
 
@@ -127,6 +129,7 @@ def _evaluate(
     decided: list[Decided | None] = [None] * len(queries)
     confidences = [0.0] * len(queries)
     thresholds: list[float] = []
+    models: list[Calibration] = []
     if folds > 1:
         source = f"{folds}-fold cross-validation"
         for k, fold in enumerate(grouped_folds(queries, folds, seed)):
@@ -139,6 +142,7 @@ def _evaluate(
                 source=f"fold {k}",
             )
             kb.use_calibration(calibration)
+            models.append(calibration)
             thresholds.append(kb.threshold)
             part = [queries[i] for i in fold]
             for i, d in zip(fold, decide(policy, part, vectors[fold]), strict=True):
@@ -151,11 +155,15 @@ def _evaluate(
         for i, d in enumerate(decide(policy, queries, vectors)):
             decided[i] = d
         confidences = [kb.calibration.confidence(r) for r in results]
+        models.append(kb.calibration)
         thresholds.append(kb.threshold)
     final = [d for d in decided if d is not None]
     assert len(final) == len(queries)
     report = _report(kb, queries, final, confidences, results, vectors, target_precision, source)
     report.threshold = sum(thresholds) / len(thresholds)
+    report.calibration_model = calibration_summary(models[0]) + (
+        f" (fold 1 of {folds})" if folds > 1 else ""
+    )
     return report, final
 
 
