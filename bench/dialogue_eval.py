@@ -95,7 +95,7 @@ def main() -> None:
     if args.show:
         for r, d in zip(rows, decided, strict=True):
             wrong = (r["intent"] == "human") != asked_person(d) or (
-                r["intent"] == "risky" and d.decision.value != "handoff"
+                r["intent"] == "risky" and d.intent.value != "risky"
             )
             if wrong:
                 got = f"{d.intent.value}/{d.decision.value}/{d.reason}"

@@ -43,8 +43,10 @@ def answer(
     intent: Intent,
     policy: AnswerPolicy,
     prefix: tuple[Say, ...] = (),
+    maybe_off_topic: bool = False,
 ) -> Outcome:
-    """The decision for a question given its retrieval."""
+    """The decision for a question given its retrieval. An unconfident question is asked to
+    be rephrased once, unless nothing is near or it may well not be an IT question."""
     state = replace(state, questions=(*state.questions, turn.text), last_question=turn.text)
     candidates = hit.result.candidates
     if hit.confident:
@@ -82,17 +84,14 @@ def answer(
         candidates[0].article_id if candidates else None,
         hit.confidence,
     )
-    if not state.rephrase_asked and hit.confidence >= policy.rephrase_floor:
+    worth_asking = hit.confidence >= policy.rephrase_floor and not maybe_off_topic
+    if not state.rephrase_asked and worth_asking:
         state = replace(state, rephrase_asked=True, pending_choices=())
         return Outcome(
             state, (*prefix, Say("rephrase")), decided(intent, Decision.CLARIFY, hit), (gap,)
         )
     reason = Reason.REPEATED_FAILURE if state.rephrase_asked else Reason.LOW_CONFIDENCE
-    reported = (
-        intent
-        if hit.confidence >= policy.rephrase_floor or intent is not Intent.FAQ
-        else Intent.UNKNOWN
-    )
+    reported = intent if worth_asking or intent is not Intent.FAQ else Intent.UNKNOWN
     return handoff(state, reported, reason, "normal", category_of(hit), hit, prefix, (gap,))
 
 

@@ -92,7 +92,8 @@ class Policy:
 
     def _faq(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
         hit = self.knowledge.search(turn.text, vector=turn.vector)
-        return answer(state, turn, hit, Intent.FAQ, self.answering)
+        off_topic = route.off_topic >= self.router.thresholds.maybe_off_topic
+        return answer(state, turn, hit, Intent.FAQ, self.answering, maybe_off_topic=off_topic)
 
     def _not_it(self, state: FlowState, turn: UserTurn, route: Route) -> Outcome:
         """Not an IT question: rather than ask to rephrase, hand it to a person who can point

@@ -35,6 +35,7 @@ class Route:
     category: str | None = None  # risky category or smalltalk kind
     via: str = "default"  # "rule", "classifier", "button" or "default"
     probability: float = 0.0  # the classifier's, when it decided
+    off_topic: float = 0.0  # the classifier's probability that this is not an IT question
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ class Thresholds:
     risky_certain: float = 0.7
     human: float = 0.5
     other: float = 0.5
+    # An unconfident question at least this likely to be off-topic is handed off at once:
+    # asking to rephrase a travel-booking question only delays the person who can help.
+    maybe_off_topic: float = 0.3
 
 
 class Router:
@@ -167,15 +171,17 @@ class Router:
             return Route(Intent.FAQ)
         p = self.classifier.predict(vector)
         t = self.thresholds
+        off = p[Intent.UNKNOWN]
         if p[Intent.RISKY] >= t.risky:
-            return Route(Intent.RISKY, p.category_for(Intent.RISKY), "classifier", p[Intent.RISKY])
+            category = p.category_for(Intent.RISKY)
+            return Route(Intent.RISKY, category, "classifier", p[Intent.RISKY], off)
         if p[Intent.HUMAN] >= t.human:
-            return Route(Intent.HUMAN, None, "classifier", p[Intent.HUMAN])
+            return Route(Intent.HUMAN, None, "classifier", p[Intent.HUMAN], off)
         best = max(p.probabilities, key=p.probabilities.__getitem__)
         if best not in (Intent.FAQ, Intent.HUMAN, Intent.RISKY) and p[best] >= t.other:
             # UNKNOWN: not an IT question at all (weather, payroll, the canteen...)
-            return Route(best, p.category_for(best), "classifier", p[best])
-        return Route(Intent.FAQ, None, "default", p[Intent.FAQ])
+            return Route(best, p.category_for(best), "classifier", p[best], off)
+        return Route(Intent.FAQ, None, "default", p[Intent.FAQ], off)
 
 
 def _intent_of(section: str) -> Intent:

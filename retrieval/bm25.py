@@ -8,6 +8,7 @@ scores.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -28,6 +29,7 @@ class Bm25Index:
         self._k1 = k1
         self._vocabulary: dict[str, int] = {}
         self._idf: dict[str, float] = {}
+        self._df: Counter[str] = Counter(t for d in documents for t in set(d))
         if not documents or not any(documents):
             self._weights = sparse.csr_matrix((0, self.size))
             return
@@ -62,6 +64,13 @@ class Bm25Index:
         """An upper bound of any document's score for this query, to put scores on a 0..1
         scale that means the same for short and long queries."""
         return sum(max(self._idf.get(t, 0.0), 0.0) for t in query) * (self._k1 + 1)
+
+    def idf(self, term: str) -> float:
+        """How specific a term is: a smoothed idf, always positive. A term no article uses
+        gets the highest weight, since a question about something the knowledge base never
+        mentions is most likely one it cannot answer."""
+        n = self._df.get(term, 0)
+        return math.log(1 + self.size / (1 + n))
 
     def known(self, term: str) -> bool:
         return term in self._vocabulary

@@ -37,6 +37,11 @@ class Candidate:
     question_sim: float
     content_sim: float
     bm25: float
+    # Share of the query's words (weighted by idf) found in the article, and in its title and
+    # alternative phrasings alone: a neighbour that merely talks about the same topic usually
+    # lacks the query's most specific word.
+    term_recall: float = 0.0
+    question_term_recall: float = 0.0
 
     @property
     def dense(self) -> float:
@@ -70,6 +75,8 @@ class HybridIndex:
     _question_starts: npt.NDArray[np.intp] = field(init=False, repr=False)
     _content_starts: npt.NDArray[np.intp] = field(init=False, repr=False)
     _bm25: Bm25Index = field(init=False, repr=False)
+    _terms: tuple[frozenset[str], ...] = field(init=False, repr=False)
+    _question_terms: tuple[frozenset[str], ...] = field(init=False, repr=False)
     _crowding: npt.NDArray[np.float32] = field(init=False, repr=False)
     _masks: dict[tuple[date, tuple[str, ...]], Mask] = field(init=False, repr=False)
 
@@ -107,6 +114,10 @@ class HybridIndex:
         index._question_starts = np.asarray(question_starts, dtype=np.intp)
         index._content_starts = np.asarray(content_starts, dtype=np.intp)
         index._bm25 = Bm25Index([tokens[a.id] for a in index.articles])
+        index._terms = tuple(frozenset(tokens[a.id]) for a in index.articles)
+        index._question_terms = tuple(
+            frozenset(tokenize(" ".join((a.title, *a.questions)))) for a in index.articles
+        )
         titles = (
             index._question[index._question_starts] if question_rows else empty
         )  # each article's first question passage is its title
@@ -154,6 +165,12 @@ class HybridIndex:
         question_sim, content_sim, bm25 = self._evidence(query, vector)
         fused = fuse(question_sim, content_sim, bm25, self._crowding, self.weights)
         dense = np.maximum(question_sim, content_sim)
+        weights = {t: self._bm25.idf(t) for t in tokenize(query)}
+        total = sum(weights.values()) or 1.0
+
+        def recall(terms: frozenset[str]) -> float:
+            return sum(w for t, w in weights.items() if t in terms) / total
+
         if allowed is not None:
             if not allowed.any():
                 return SearchResult(query, ())
@@ -172,6 +189,8 @@ class HybridIndex:
                 question_sim=float(question_sim[i]),
                 content_sim=float(content_sim[i]),
                 bm25=float(bm25[i]),
+                term_recall=recall(self._terms[i]),
+                question_term_recall=recall(self._question_terms[i]),
             )
             for i in top
         )

@@ -43,3 +43,9 @@ def test_tokenize_keeps_codes_and_drops_function_words() -> None:
 
 def test_empty_corpus() -> None:
     assert Bm25Index([]).scores(["x"]).shape == (0,)
+
+
+def test_idf_ranks_unknown_above_rare_above_common() -> None:
+    index = Bm25Index([tokenize(d) for d in DOCS])
+    unknown, rare, common = (index.idf(t) for t in tokenize("strikethrough 809 vpn"))
+    assert unknown > rare > common > 0

@@ -11,7 +11,10 @@ def result(scores: list[float], dense_top: str = "a", bm25_top: str = "a") -> Se
     ids = "abcdef"
     return SearchResult(
         query="q",
-        candidates=tuple(Candidate(ids[i], s, s / 2, s / 2, 0.3) for i, s in enumerate(scores)),
+        candidates=tuple(
+            Candidate(ids[i], s, s / 2, s / 2, 0.3, term_recall=s / 2, question_term_recall=0.5)
+            for i, s in enumerate(scores)
+        ),
         dense_top=dense_top,
         bm25_top=bm25_top,
     )
@@ -22,6 +25,8 @@ def test_features_margin_and_agreement() -> None:
     assert f["score"] == 1.2
     assert f["margin"] == pytest.approx(0.3)
     assert f["agreement"] == 0.5
+    assert f["recall"] == 0.6 and f["recall_margin"] == pytest.approx(0.15)
+    assert f["question_recall"] == 0.5
     assert features(SearchResult("q", ()))["score"] == 0.0
 
 
@@ -50,6 +55,9 @@ def synthetic(n: int, seed: int) -> tuple[list[dict[str, float]], list[bool]]:
             "content_sim": 0.5,
             "bm25": 0.2,
             "agreement": 1.0,
+            "recall": 0.8,
+            "recall_margin": 0.2,
+            "question_recall": 0.6,
         }
         for m in margin
     ]
@@ -97,3 +105,12 @@ def test_threshold_can_be_rechosen_for_another_target() -> None:
     assert strict.target_precision == 0.97
     refit = fit(evidence, right, 0.97)
     assert abs(strict.threshold - refit.threshold) < 1e-5
+
+
+def test_a_calibration_fitted_on_fewer_features_still_reads_new_evidence() -> None:
+    """Stored calibrations name their features, so adding evidence never breaks them."""
+    evidence, right = synthetic(300, 4)
+    names = ("score", "margin", "question_sim", "content_sim", "bm25", "agreement")
+    older = fit([{n: e[n] for n in names} for e in evidence], right, 0.9, names=names)
+    c = result([1.2, 0.9], dense_top="a", bm25_top="a")
+    assert older.confidence(c) == older.probability({n: features(c)[n] for n in names})

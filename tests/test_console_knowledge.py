@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -136,8 +137,16 @@ async def test_a_link_that_breaks_answered_questions_is_refused_and_names_them(
         assert ("link_refused", "add-printer") in audit_actions(server)
 
 
-async def test_a_draft_from_a_cluster_is_edited_then_published(demo_url: str) -> None:
-    async with serve(demo_url) as server:
+async def test_a_draft_from_a_cluster_is_edited_then_published(
+    demo_url: str, tmp_path: Path
+) -> None:
+    # The owner's own labeled questions: the fake embedder's intent classifier, retrained on
+    # every publish, moves borderline demo questions at random, which is not this test's topic.
+    labeled = tmp_path / "labeled.jsonl"
+    labeled.write_text(
+        json.dumps({"query": LABELED, "relevant_ids": ["docking-station-monitors"]}) + "\n"
+    )
+    async with serve(demo_url, DESKBOT_QUESTIONS_PATH=labeled) as server:
         await ask(server, "how do I get a bike locker", "c-1")
         async with await owner(server) as client:
             page = await client.get("/console/gaps")
@@ -171,7 +180,7 @@ async def test_a_draft_from_a_cluster_is_edited_then_published(demo_url: str) ->
             page = await client.get(f"/console/articles/{article_id}")
             fields["version"] = re.findall(r'name="version" value="([0-9a-f]+)"', page.text)[0]
             published = await client.post(f"/console/articles/{article_id}/publish", fields)
-            assert published.status == 303
+            assert published.status == 303, published.text[-3000:]
         live = server.services.knowledge.article(article_id)
         assert live.status is Status.VALIDATED and live.reviewed_on is not None
         assert answer_of(await ask(server, "how do I get a bike locker", "c-3")) == article_id

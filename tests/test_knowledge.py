@@ -52,6 +52,20 @@ def test_import_then_search(engine: Engine) -> None:
     assert 0.0 <= hit.confidence <= 1.0
 
 
+def test_candidates_carry_the_share_of_query_words_they_contain(engine: Engine) -> None:
+    kb = make_kb(engine)
+    kb.import_articles(small())
+    candidates = {c.article_id: c for c in kb.search("vpn remote access").result.candidates}
+    vpn = candidates["vpn"]  # "remote access" is one of its alternative phrasings
+    assert vpn.term_recall == pytest.approx(1.0)
+    assert vpn.question_term_recall == pytest.approx(1.0)
+    others = [c for c in candidates.values() if c.article_id != "vpn"]
+    assert others and all(c.term_recall < 1.0 for c in others)
+    # a word no article uses weighs most: the top article now misses most of the query
+    unknown = kb.search("vpn strikethrough").result.candidates[0]
+    assert unknown.article_id == "vpn" and unknown.term_recall < 0.5
+
+
 def test_draft_and_stale_articles_never_answer(engine: Engine) -> None:
     kb = make_kb(engine)
     kb.import_articles(small())
