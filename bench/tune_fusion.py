@@ -67,7 +67,7 @@ def evidence(kb_path: Path, queries_path: Path, embedder: SentenceEmbedder, cach
     index = kb.index
     ids = [a.id for a in index.articles]
     vectors = kb.encode_query([q.query for q in queries])
-    rows = [index._evidence(q.query, vectors[i]) for i, q in enumerate(queries)]
+    rows = [index.evidence(q.query, vectors[i]) for i, q in enumerate(queries)]
     return Evidence(
         name=kb_path.name,
         question=np.vstack([r[0] for r in rows]),

@@ -63,6 +63,7 @@ class IntentClassifier:
         self._bias: npt.NDArray[np.float64] | None = None
         self._classes: tuple[Intent, ...] = ()
         self._vectors: Vector | None = None
+        self._by_intent: dict[Intent, tuple[npt.NDArray[np.intp], list[str]]] | None = None
 
     def fit(self, faq_vectors: Vector | None = None) -> None:
         """Train on the exemplars plus, as FAQ examples, the knowledge base's own titles and
@@ -102,9 +103,22 @@ class IntentClassifier:
         exemplar's."""
         assert self._vectors is not None
         sims = self._vectors @ vector
-        out: dict[Intent, str] = {}
-        for i in np.argsort(-sims):
-            exemplar = self._exemplars[int(i)]
-            if exemplar.category and exemplar.intent not in out:
-                out[exemplar.intent] = exemplar.category
-        return out
+        return {
+            intent: categories[int(np.argmax(sims[rows]))]
+            for intent, (rows, categories) in self._categorized().items()
+        }
+
+    def _categorized(self) -> dict[Intent, tuple[npt.NDArray[np.intp], list[str]]]:
+        """Per intent: the rows of its exemplars that carry a category, and those categories."""
+        if self._by_intent is None:
+            found: dict[Intent, tuple[list[int], list[str]]] = {}
+            for i, e in enumerate(self._exemplars):
+                if e.category:
+                    rows, categories = found.setdefault(e.intent, ([], []))
+                    rows.append(i)
+                    categories.append(e.category)
+            self._by_intent = {
+                intent: (np.asarray(rows, dtype=np.intp), categories)
+                for intent, (rows, categories) in found.items()
+            }
+        return self._by_intent

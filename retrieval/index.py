@@ -162,7 +162,7 @@ class HybridIndex:
         n = len(self.articles)
         if n == 0:
             return SearchResult(query, ())
-        question_sim, content_sim, bm25 = self._evidence(query, vector)
+        question_sim, content_sim, bm25 = self.evidence(query, vector)
         fused = fuse(question_sim, content_sim, bm25, self._crowding, self.weights)
         dense = np.maximum(question_sim, content_sim)
         weights = {t: self._bm25.idf(t) for t in tokenize(query)}
@@ -205,7 +205,7 @@ class HybridIndex:
 
     def rank_all(self, query: str, vector: Vectors, retriever: str) -> list[str]:
         """Full ranking by one retriever ("bm25", "dense" or "hybrid"), for evaluation."""
-        question_sim, content_sim, bm25 = self._evidence(query, vector)
+        question_sim, content_sim, bm25 = self.evidence(query, vector)
         scorers: dict[str, Callable[[], npt.NDArray[np.floating]]] = {
             "bm25": lambda: bm25,
             "dense": lambda: np.maximum(question_sim, content_sim),
@@ -214,7 +214,7 @@ class HybridIndex:
         scores = scorers[retriever]()
         return [self.articles[i].id for i in np.argsort(-scores, kind="stable")]
 
-    def _evidence(self, query: str, vector: Vectors) -> tuple[Array, Array, Array]:
+    def evidence(self, query: str, vector: Vectors) -> tuple[Array, Array, Array]:
         """Per article: best question-view cosine, best content-view cosine, BM25 on 0..1."""
         question_sim = np.maximum.reduceat(self._question @ vector, self._question_starts)
         content_sim = np.maximum.reduceat(self._content @ vector, self._content_starts)
