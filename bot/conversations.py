@@ -37,6 +37,11 @@ from bot.types import Reply
 
 metadata = MetaData()
 
+
+class ConversationChanged(Exception):
+    """The conversation was saved by someone else since it was read."""
+
+
 conversations_table = Table(
     "bot_conversations",
     metadata,
@@ -54,6 +59,8 @@ conversations_table = Table(
     Column("reference", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # bumped by every save; a turn saves only over the version it read (see `save`)
+    Column("version", Integer, nullable=False, server_default="0"),
     UniqueConstraint("channel", "external_key", name="uq_bot_conversations_key"),
 )
 
@@ -145,6 +152,7 @@ class Conversation:
     reference: Mapping[str, Any]
     created_at: datetime
     updated_at: datetime
+    version: int = 0
 
     @property
     def with_person(self) -> bool:
@@ -185,6 +193,7 @@ def _conversation(row: Row[Any]) -> Conversation:
         reference=m["reference"] or {},
         created_at=_aware(m["created_at"]),
         updated_at=_aware(m["updated_at"]),
+        version=m["version"],
     )
 
 
@@ -269,10 +278,19 @@ class ConversationStore:
             ).first()
             return _conversation(row) if row is not None else None
 
-    def save(self, conn: Connection, conversation: Conversation) -> None:
-        conn.execute(
-            update(conversations_table)
-            .where(conversations_table.c.id == conversation.id)
+    def save(self, conn: Connection, conversation: Conversation, *, checked: bool = True) -> None:
+        """Store the conversation's state. Checked (the default): only over the version it was
+        read at, else `ConversationChanged` and the caller's transaction rolls back; another
+        worker or replica handled a message of the same conversation in the meantime.
+        Unchecked saves (agents' claims and hand-backs, which the ticket already serialises)
+        still bump the version, so a turn racing with them starts again."""
+        table = conversations_table
+        where = table.c.id == conversation.id
+        if checked:
+            where &= table.c.version == conversation.version
+        result = conn.execute(
+            update(table)
+            .where(where)
             .values(
                 mode=conversation.mode,
                 disclosed=conversation.disclosed,
@@ -280,8 +298,11 @@ class ConversationStore:
                 ticket_id=conversation.ticket_id,
                 agent_name=conversation.agent_name,
                 updated_at=self.now(),
+                version=table.c.version + 1,
             )
         )
+        if checked and result.rowcount == 0:
+            raise ConversationChanged(conversation.id)
 
     def add_messages(
         self,

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from bot import wording
-from bot.conversations import Conversation, ConversationStore, StoredMessage
+from bot.conversations import Conversation, ConversationChanged, ConversationStore, StoredMessage
 from bot.encoding import BatchingEncoder, Vector
 from bot.metrics import Metrics
 from bot.redaction import Redaction, redact
@@ -37,6 +37,9 @@ from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
+# A turn whose conversation another replica saved meanwhile is decided again on the new state;
+# more than a couple of collisions in a row means something else is wrong.
+TURN_ATTEMPTS = 3
 
 # Channels that read new messages from the transcript themselves (web chat and terminal
 # poll); the others get them pushed through the outbox.
@@ -86,13 +89,25 @@ class DialogueCore:
                 return []  # a retry of something already handled
             conversation = await asyncio.to_thread(self._open, message)
             async with self._lock(conversation.id):
-                # re-read inside the lock: another turn may just have changed it
-                current = await asyncio.to_thread(self.s.conversations.get, conversation.id)
-                assert current is not None
-                if current.with_person:
-                    return await asyncio.to_thread(self._to_person, current, message, redaction)
-                vector = await self._vector(redaction.text, message.action)
-                return await asyncio.to_thread(self._turn, current, message, redaction, vector)
+                vector: Vector | None = None
+                for attempt in range(TURN_ATTEMPTS):
+                    # re-read inside the lock: another turn may just have changed it
+                    current = await asyncio.to_thread(self.s.conversations.get, conversation.id)
+                    assert current is not None
+                    if current.with_person:
+                        return await asyncio.to_thread(self._to_person, current, message, redaction)
+                    if vector is None:
+                        vector = await self._vector(redaction.text, message.action)
+                    try:
+                        return await asyncio.to_thread(
+                            self._turn, current, message, redaction, vector
+                        )
+                    except ConversationChanged:
+                        # another replica handled a message of this conversation meanwhile;
+                        # nothing of this attempt was stored: decide again on the new state
+                        if attempt + 1 == TURN_ATTEMPTS:
+                            raise
+                raise AssertionError("unreachable")
         except Exception as exc:
             # the class and the frames only: exception messages can quote user text (SQL
             # parameters, for one), and user text is never logged
@@ -126,6 +141,7 @@ class DialogueCore:
                     self.s.conversations.save(
                         conn,
                         replace(conversation, mode="human", ticket_id=ticket.id, disclosed=True),
+                        checked=False,
                     )
                     self._notify_desks(conn, ticket, "opened")
                     apology = replace(
@@ -334,7 +350,7 @@ class DialogueCore:
         ticket = self.s.tickets.get(conversation.ticket_id) if conversation.ticket_id else None
         if ticket is None or not ticket.open:  # defensive: no open ticket means back to the bot
             with self.s.conversations.engine.begin() as conn:
-                self.s.conversations.save(conn, replace(conversation, mode="bot"))
+                self.s.conversations.save(conn, replace(conversation, mode="bot"), checked=False)
             return replies
         if not conversation.agent_name and not message.action:
             replies.append(Reply(wording.WAITING_FOR_PERSON.format(number=ticket.number), "notice"))
@@ -390,7 +406,9 @@ class DialogueCore:
         with self.s.conversations.engine.begin() as conn:
             if conversation is not None:
                 self.s.conversations.save(
-                    conn, replace(conversation, mode="human", agent_name=agent, ticket_id=ticket.id)
+                    conn,
+                    replace(conversation, mode="human", agent_name=agent, ticket_id=ticket.id),
+                    checked=False,
                 )
                 self._deliver(
                     conn,
@@ -478,6 +496,7 @@ class DialogueCore:
                     replace(
                         conversation, mode="bot", agent_name=None, flow_state=FlowState().to_dict()
                     ),
+                    checked=False,
                 )
                 self._deliver(conn, conversation, [back], "system")
             self._notify_desks(

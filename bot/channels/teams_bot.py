@@ -192,7 +192,7 @@ class TeamsBot:
             store.add_messages(
                 conn, conversation.id, [("bot", welcome.text, {"reply": welcome.to_dict()})]
             )
-            store.save(conn, replace(conversation, disclosed=True))
+            store.save(conn, replace(conversation, disclosed=True), checked=False)
 
     # -- the outbox: messages for employees that did not come from their own turn ------------
 
