@@ -153,6 +153,24 @@ async def test_full_handoff_round_trip(demo_url: str, azure: AzureFake) -> None:
         assert "vpn.example.com" in again[-1].words  # the assistant answers again
 
 
+async def test_hand_offs_from_before_the_desk_existed_are_posted_when_it_is_set_up(
+    demo_url: str, azure: AzureFake
+) -> None:
+    async with teams_world(demo_url, azure) as world:
+        await world.say(ALEX, "talk to a person")
+        await world.settle()
+        ticket = ticket_of(world)
+        assert world.connector.threads_in(AGENTS) == []  # nowhere to post yet
+        assert wording.TEAMS_DESK_BOUND in (await set_up_desk(world)).words
+        await world.settle()
+        [root] = world.connector.threads_in(AGENTS)  # the demo's older requests are not
+        assert ticket.number in root.words
+        assert [a["title"] for a in actions(root.activity)] == ["Claim", "Resolve"]
+        await set_up_desk(world)  # set up again: nothing posted twice
+        await world.settle()
+        assert len(world.connector.threads_in(AGENTS)) == 1
+
+
 async def race_for_the_claim(world: World) -> None:
     await set_up_desk(world)
     root, ticket = await handed_off(world)

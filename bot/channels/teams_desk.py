@@ -90,9 +90,25 @@ class AgentDesk:
         await turn.reply(message(wording.TEAMS_DESK_BOUND))
 
     async def _bind(self, channel: AgentChannel) -> None:
+        first = await asyncio.to_thread(self.store.agent_channel) is None
         await asyncio.to_thread(self.store.set_agent_channel, channel)
         self.enable()
         log.info("teams: agents' channel is %s", channel.channel_id)
+        if first:  # (a hand-off already queued for the desk is posted once: threads are kept)
+            waiting = await asyncio.to_thread(self._catch_up)
+            log.info("teams: %d earlier hand-off(s) queued for the agents' channel", waiting)
+
+    def _catch_up(self) -> int:
+        """Hand-offs opened before the desk had a channel are waiting for a person too: post
+        them now (tickets filed without a conversation are not hand-offs)."""
+        waiting = [
+            t
+            for t in self.services.tickets.queue(limit=500)
+            if t.conversation_id is not None and self.store.thread(t.id) is None
+        ]
+        for ticket in waiting:
+            self.services.outbox.add(DESK, {"ticket_id": ticket.id}, {"event": "opened"})
+        return len(waiting)
 
     # -- agents acting in a hand-off thread ---------------------------------------------------
 
