@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from bot.db import aware
 from bot.types import Reply
 
 metadata = MetaData()
@@ -172,10 +173,6 @@ class StoredMessage:
         return Reply.from_dict(self.data["reply"]) if "reply" in self.data else None
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _conversation(row: Row[Any]) -> Conversation:
     m = row._mapping
     return Conversation(
@@ -191,8 +188,8 @@ def _conversation(row: Row[Any]) -> Conversation:
         ticket_id=m["ticket_id"],
         agent_name=m["agent_name"],
         reference=m["reference"] or {},
-        created_at=_aware(m["created_at"]),
-        updated_at=_aware(m["updated_at"]),
+        created_at=aware(m["created_at"]),
+        updated_at=aware(m["updated_at"]),
         version=m["version"],
     )
 
@@ -200,7 +197,7 @@ def _conversation(row: Row[Any]) -> Conversation:
 def _message(row: Row[Any]) -> StoredMessage:
     m = row._mapping
     return StoredMessage(
-        m["id"], m["conversation_id"], _aware(m["at"]), m["role"], m["text"], m["data"] or {}
+        m["id"], m["conversation_id"], aware(m["at"]), m["role"], m["text"], m["data"] or {}
     )
 
 

@@ -30,13 +30,31 @@ from flows.intents import Reason
 from flows.policy import Policy
 from flows.types import FlowState, Handoff, Outcome, RecordFeedback, RecordGap, UserTurn
 from handoff.facts import extract_facts
-from handoff.outbox import Outbox
+from handoff.outbox import Outbox, OutboxMessage
 from handoff.summary import CaseOutline, summarize, ticket_title
 from handoff.tickets import EventKind, NewTicket, Ticket, TicketStore
 from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
+
+
+def queue_replies(
+    outbox: Outbox,
+    channel: str,
+    reference: Mapping[str, Any],
+    replies: Sequence[Reply],
+    conn: Connection | None = None,
+) -> None:
+    """Replies for a channel that does not poll; its outbox sender reads them with
+    `replies_of`."""
+    outbox.add(channel, dict(reference), {"replies": [r.to_dict() for r in replies]}, conn)
+
+
+def replies_of(message: OutboxMessage) -> list[Reply]:
+    return [Reply.from_dict(r) for r in message.payload.get("replies", ())]
+
+
 # A turn whose conversation another replica saved meanwhile is decided again on the new state;
 # more than a couple of collisions in a row means something else is wrong.
 TURN_ATTEMPTS = 3
@@ -381,13 +399,9 @@ class DialogueCore:
         self.s.conversations.add_messages(
             conn, conversation.id, [(role, r.text, {"reply": r.to_dict()}) for r in replies]
         )
-        if conversation.channel not in PULL_CHANNELS:
-            self.s.outbox.add(
-                conversation.channel,
-                dict(conversation.reference),
-                {"replies": [r.to_dict() for r in replies]},
-                conn,
-            )
+        channel = conversation.channel
+        if channel not in PULL_CHANNELS:
+            queue_replies(self.s.outbox, channel, conversation.reference, replies, conn)
 
     def _conversation_of(self, ticket: Ticket) -> Conversation | None:
         return self.s.conversations.get(ticket.conversation_id) if ticket.conversation_id else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,8 @@ def migrate(engine: Engine) -> None:
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time, timezone-aware: SQLite hands back naive datetimes (all stored in UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

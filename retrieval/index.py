@@ -17,7 +17,7 @@ import numpy.typing as npt
 from retrieval.articles import Article
 from retrieval.bm25 import Bm25Index
 from retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights, crowding, fuse
-from retrieval.text import View, tokenize
+from retrieval.text import View, bm25_text, tokenize
 
 Vectors = npt.NDArray[np.float32]
 
@@ -28,6 +28,22 @@ class ArticleVectors:
 
     vectors: Vectors
     views: tuple[View, ...]
+
+
+@dataclass(frozen=True)
+class ArticleTerms:
+    """One article's words, computed once per version of it: in order for BM25, and as sets
+    (all of them, and the title's and alternative phrasings' alone) for the word shares."""
+
+    tokens: list[str]
+    words: frozenset[str]
+    question: frozenset[str]
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleTerms:
+        tokens = tokenize(bm25_text(article))
+        question = tokenize(" ".join((article.title, *article.questions)))
+        return cls(tokens, frozenset(tokens), frozenset(question))
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class HybridIndex:
         cls,
         articles: Sequence[Article],
         vectors: Mapping[str, ArticleVectors],
-        tokens: Mapping[str, list[str]],
+        terms: Mapping[str, ArticleTerms],
         dim: int,
         weights: FusionWeights = DEFAULT_WEIGHTS,
     ) -> HybridIndex:
@@ -113,11 +129,9 @@ class HybridIndex:
         index._content = np.vstack(content_rows) if content_rows else empty
         index._question_starts = np.asarray(question_starts, dtype=np.intp)
         index._content_starts = np.asarray(content_starts, dtype=np.intp)
-        index._bm25 = Bm25Index([tokens[a.id] for a in index.articles])
-        index._terms = tuple(frozenset(tokens[a.id]) for a in index.articles)
-        index._question_terms = tuple(
-            frozenset(tokenize(" ".join((a.title, *a.questions)))) for a in index.articles
-        )
+        index._bm25 = Bm25Index([terms[a.id].tokens for a in index.articles])
+        index._terms = tuple(terms[a.id].words for a in index.articles)
+        index._question_terms = tuple(terms[a.id].question for a in index.articles)
         titles = (
             index._question[index._question_starts] if question_rows else empty
         )  # each article's first question passage is its title
@@ -162,10 +176,11 @@ class HybridIndex:
         n = len(self.articles)
         if n == 0:
             return SearchResult(query, ())
-        question_sim, content_sim, bm25 = self.evidence(query, vector)
+        terms = tokenize(query)
+        question_sim, content_sim, bm25 = self._evidence(terms, vector)
         fused = fuse(question_sim, content_sim, bm25, self._crowding, self.weights)
         dense = np.maximum(question_sim, content_sim)
-        weights = {t: self._bm25.idf(t) for t in tokenize(query)}
+        weights = {t: self._bm25.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0
 
         def recall(terms: frozenset[str]) -> float:
@@ -216,9 +231,11 @@ class HybridIndex:
 
     def evidence(self, query: str, vector: Vectors) -> tuple[Array, Array, Array]:
         """Per article: best question-view cosine, best content-view cosine, BM25 on 0..1."""
+        return self._evidence(tokenize(query), vector)
+
+    def _evidence(self, terms: list[str], vector: Vectors) -> tuple[Array, Array, Array]:
         question_sim = np.maximum.reduceat(self._question @ vector, self._question_starts)
         content_sim = np.maximum.reduceat(self._content @ vector, self._content_starts)
-        terms = tokenize(query)
         ceiling = self._bm25.ceiling(terms)
         n = len(self.articles)
         bm25 = self._bm25.scores(terms) / ceiling if ceiling > 0 else np.zeros(n)

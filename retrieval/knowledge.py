@@ -18,9 +18,9 @@ from retrieval.articles import Article, Status
 from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, Vectors
 from retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
-from retrieval.index import ArticleVectors, HybridIndex, SearchResult
+from retrieval.index import ArticleTerms, ArticleVectors, HybridIndex, SearchResult
 from retrieval.store import ImportReport, KnowledgeStore
-from retrieval.text import bm25_text, passages, tokenize
+from retrieval.text import passages
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total)
@@ -82,7 +82,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._articles: dict[str, Article] = {}
         self._vectors: dict[str, ArticleVectors] = {}
-        self._tokens: dict[str, list[str]] = {}
+        self._terms: dict[str, ArticleTerms] = {}  # by content hash
         self._index = HybridIndex.build([], {}, {}, dim=1, weights=weights)
         self._revision = -1
 
@@ -123,18 +123,19 @@ class KnowledgeBase:
         indexed = [a for a in articles if a.status is Status.VALIDATED]
         embedded = self._ensure_vectors(indexed, progress)
         vectors = {a.id: self._vectors[a.content_hash] for a in indexed}
-        tokens = {}
+        terms = {}
         for a in indexed:
-            cached = self._tokens.get(a.content_hash)
+            cached = self._terms.get(a.content_hash)
             if cached is None:
-                cached = self._tokens[a.content_hash] = tokenize(bm25_text(a))
-            tokens[a.id] = cached
+                cached = self._terms[a.content_hash] = ArticleTerms.of(a)
+            terms[a.id] = cached
         dim = next(iter(vectors.values())).vectors.shape[1] if vectors else 1
-        self._index = HybridIndex.build(indexed, vectors, tokens, dim, self.weights)
+        self._index = HybridIndex.build(indexed, vectors, terms, dim, self.weights)
         self._articles = {a.id: a for a in articles}
         live = {a.content_hash for a in articles}
-        for stale in [h for h in self._vectors if h not in live]:
-            del self._vectors[stale]
+        for cache in (self._vectors, self._terms):
+            for stale in [h for h in cache if h not in live]:
+                del cache[stale]
         return LoadStats(len(indexed), embedded, len(indexed) - embedded)
 
     def _ensure_vectors(self, articles: Sequence[Article], progress: Progress | None) -> int:

@@ -32,6 +32,7 @@ from bot.core import Services
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
 from retrieval.embedding import HashEmbedder
+from tests.support import listening, start_server
 
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
@@ -98,11 +99,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_get("/link", self._socket)
         app.router.add_route("*", "/api/{method}", self._api)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await start_server(app)
         return self
 
     async def close(self) -> None:
@@ -560,7 +557,6 @@ def slack_settings(database_url: str, fake: FakeSlack, **extra: Any) -> Settings
 class Deskbot:
     runtime: Runtime
     slack: SlackChannel
-    runner: web.AppRunner
     url: str
 
     @property
@@ -598,15 +594,10 @@ async def serve_deskbot(
         pacer=pacer or Pacer(rate=100.0, burst=20),
     )
     slack.attach(runtime.app)
-    runner = web.AppRunner(runtime.app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     try:
-        yield Deskbot(runtime, slack, runner, f"http://127.0.0.1:{port}")
+        async with listening(runtime.app) as url:
+            yield Deskbot(runtime, slack, url)
     finally:
-        await runner.cleanup()
         runtime.services.conversations.engine.dispose()
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
+from aiohttp import web
 
 from bot.core import DialogueCore, Services
 from bot.types import Identity, IncomingMessage, Reply
@@ -51,3 +55,21 @@ class ChatBot:
     def ticket(self):  # type: ignore[no-untyped-def]
         row = self.conversation_row()
         return self.services.tickets.get(row.ticket_id) if row and row.ticket_id else None
+
+
+async def start_server(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve `app` on a free port of 127.0.0.1; the caller cleans the runner up."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, runner.addresses[0][1]
+
+
+@contextlib.asynccontextmanager
+async def listening(app: web.Application) -> AsyncIterator[str]:
+    """`app` served on a free port of 127.0.0.1 while the block runs; yields its base URL."""
+    runner, port = await start_server(app)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

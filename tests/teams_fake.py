@@ -31,7 +31,6 @@ import jwt
 from aiohttp import ClientSession, web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from bot.channels import teams
 from bot.channels.teams_auth import Cloud
@@ -40,6 +39,7 @@ from bot.core import Services
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
 from retrieval.embedding import Embedder, HashEmbedder
+from tests.support import listening, start_server
 
 APP_ID = "5f2b8a1e-0000-4000-8000-00000000d35c"
 APP_PASSWORD = "app-secret-for-tests"
@@ -227,11 +227,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._send)
         app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", self._update)
         app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
+        self._runner, port = await start_server(app)
+        self.url = f"http://127.0.0.1:{port}/"
         return self
 
     async def close(self) -> None:
@@ -547,7 +544,6 @@ class Teams:
 @dataclass
 class Deskbot:
     runtime: Runtime
-    runner: web.AppRunner
     url: str
 
     @property
@@ -582,25 +578,17 @@ async def serve_deskbot(
     The server is built without Teams settings on a non-loopback host, so it does not mount
     Teams itself, and the channel is mounted here with the fake cloud and short timings."""
     plain = settings.model_copy(update={"microsoft_app_id": ""})
-    with threadpool_limits(limits=1):  # BLAS threads only contend on a busy test machine
-        runtime = build(
-            plain, host=NOT_LOOPBACK, embedder=embedder or HashEmbedder(), background=False
-        )
-        prepare_knowledge(plain, runtime.services, import_path=False)
+    runtime = build(plain, host=NOT_LOOPBACK, embedder=embedder or HashEmbedder(), background=False)
+    prepare_knowledge(plain, runtime.services, import_path=False)
     add = teams.mount(
         settings, runtime.services, runtime.core, "127.0.0.1", cloud=cloud, tuning=tuning
     )
     assert add is not None
     add(runtime.app)
-    runner = web.AppRunner(runtime.app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     try:
-        yield Deskbot(runtime, runner, f"http://127.0.0.1:{port}")
+        async with listening(runtime.app) as url:
+            yield Deskbot(runtime, url)
     finally:
-        await runner.cleanup()
         runtime.services.encoder.close()
         runtime.services.conversations.engine.dispose()
 

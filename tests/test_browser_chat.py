@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from bot.server import build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
+from tests.browser import ARGS, CHROMIUM, SHOTS
 from tests.conftest import test_settings
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+from tests.support import listening
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,13 +25,8 @@ async def chat_url(demo_url: str) -> AsyncIterator[str]:
     settings = test_settings(demo_url)
     runtime = build(settings, demo=True, embedder=HashEmbedder(), background=False)
     prepare_knowledge(settings, runtime.services, import_path=False)
-    runner = web.AppRunner(runtime.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with listening(runtime.app) as url:
+        yield url
 
 
 async def test_ask_answer_not_helpful_handoff(chat_url: str) -> None:

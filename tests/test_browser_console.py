@@ -13,27 +13,17 @@ import pytest
 
 from bot.console.accounts import Role
 from handoff.tickets import QueueFilter
+from tests.browser import ARGS, CHROMIUM, SHOTS
 from tests.test_console_support import BARE_HANDLER, PASSWORD, Server, serve
 
 pytestmark = [pytest.mark.browser, BARE_HANDLER]
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SLOW = 60_000  # ms: publishing runs the labeled questions first
 
 
 @pytest.fixture
 def shots() -> Path:
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed")
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
@@ -44,7 +34,7 @@ async def browser(shots: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             yield chromium
         finally:

@@ -24,6 +24,7 @@ from bot.settings import DEMO_KB_PATH, Settings
 from bot.types import Identity, IncomingMessage, Reply
 from flows.router import Router
 from retrieval.embedding import HashEmbedder
+from tests.support import listening
 
 # bot/web/app.py registers a lambda as the handler of "/", which aiohttp deprecates; every
 # test that builds the server needs this until that handler is an async function.
@@ -108,15 +109,10 @@ async def serve(url: str, **extra: Any) -> AsyncIterator[Server]:
         add = mount(settings, runtime.services, runtime.core, "127.0.0.1")
         assert add is not None
         add(runtime.app)
-    runner = web.AppRunner(runtime.app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
-        yield Server(runtime, f"http://127.0.0.1:{port}")
+        async with listening(runtime.app) as base:
+            yield Server(runtime, base)
     finally:
-        await runner.cleanup()
         runtime.services.tickets.engine.dispose()
 
 

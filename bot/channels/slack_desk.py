@@ -63,6 +63,8 @@ class SlackDesk:
     async def send(self, message: OutboxMessage) -> None:
         event = str(message.payload.get("event"))
         handler = self._events.get(event)
+        if event == "agent_message" and message.payload.get("origin") == ORIGIN:
+            return  # written in the post's thread: Slack shows it already
         ticket = await asyncio.to_thread(
             self.services.tickets.get, int(message.target["ticket_id"])
         )
@@ -76,7 +78,7 @@ class SlackDesk:
         if post is not None:  # posted before, and the outbox tried again
             await self.poster.update(post.channel, post.ts, ticket_message(ticket))
             return
-        channel, ts = await self.poster.post_desk(self.channel, ticket_message(ticket))
+        channel, ts = await self.poster.post(self.channel, ticket_message(ticket))
         await asyncio.to_thread(self.posts.add, DeskPost(ticket.id, channel, ts))
 
     async def _post(self, ticket: Ticket) -> DeskPost:
@@ -94,8 +96,6 @@ class SlackDesk:
         await self.poster.post(post.channel, thread_note(line), post.ts)
 
     async def _agent_message(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
-        if payload.get("origin") == ORIGIN:
-            return  # written in this thread
         post = await self._post(ticket)
         line = wording.SLACK_DESK_AGENT_ELSEWHERE.format(
             agent=escape(str(payload.get("agent") or "")),
@@ -117,33 +117,30 @@ class SlackDesk:
     async def thread_of(self, channel: str, thread_ts: str) -> DeskPost | None:
         return await asyncio.to_thread(self.posts.at, channel, thread_ts)
 
-    async def _pressed(self, click: Click) -> tuple[Ticket, str] | None:
-        """The ticket behind a Claim/Resolve press, and the agent's name. The button must sit
-        on that ticket's own post."""
+    async def _pressed(self, click: Click) -> tuple[int, str] | None:
+        """The ticket id behind a Claim/Resolve press, and the agent's name. The button must
+        sit on that ticket's own post (a ticket that is gone makes the core refuse)."""
         post = await self.thread_of(click.channel, click.message_ts)
         if post is None or str(post.ticket_id) != click.value:
             log.warning("slack desk: a button press did not match its post")
             return None
-        ticket = await asyncio.to_thread(self.services.tickets.get, post.ticket_id)
-        if ticket is None:
-            return None
-        return ticket, await self.directory.name(click.user)
+        return post.ticket_id, await self.directory.name(click.user)
 
     async def claim(self, click: Click) -> None:
         pressed = await self._pressed(click)
         if pressed is None:
             return
-        ticket, agent = pressed
-        if not await self.core.claim(ticket.id, agent, ORIGIN):
-            await self._refuse(click, ticket.id)
+        ticket_id, agent = pressed
+        if not await self.core.claim(ticket_id, agent, ORIGIN):
+            await self._refuse(click, ticket_id)
 
     async def resolve(self, click: Click) -> None:
         pressed = await self._pressed(click)
         if pressed is None:
             return
-        ticket, agent = pressed
-        if not await self.core.resolve(ticket.id, agent, "", ORIGIN):
-            await self._refuse(click, ticket.id)
+        ticket_id, agent = pressed
+        if not await self.core.resolve(ticket_id, agent, "", ORIGIN):
+            await self._refuse(click, ticket_id)
 
     async def _refuse(self, click: Click, ticket_id: int) -> None:
         """Tell the agent (only them) why their press did nothing."""

@@ -83,20 +83,14 @@ class Poster:
         self.client = client
         self.pacer = pacer or Pacer()
 
-    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
-        """Post a message; returns its ts."""
+    async def post(
+        self, channel: str, message: Message, thread_ts: str | None = None
+    ) -> tuple[str, str]:
+        """Post a message; returns (channel id, ts): `channel` may be a name (the agent channel
+        setting), the answer always carries the id, which thread events use."""
         await self.pacer.wait(channel)
         response = await self.client.chat_postMessage(
             channel=channel, text=message["text"], blocks=message.get("blocks"), thread_ts=thread_ts
-        )
-        return str(response["ts"])
-
-    async def post_desk(self, channel: str, message: Message) -> tuple[str, str]:
-        """Post to the agent channel; returns (channel id, ts): the setting may name the
-        channel, the answer always carries its id, which thread events use."""
-        await self.pacer.wait(channel)
-        response = await self.client.chat_postMessage(
-            channel=channel, text=message["text"], blocks=message.get("blocks")
         )
         return str(response["channel"]), str(response["ts"])
 

@@ -17,7 +17,7 @@ from bot.channels import slack_blocks as blocks
 from bot.channels.slack_events import Click, Place, dm
 from bot.channels.slack_identity import Directory
 from bot.channels.slack_post import Poster
-from bot.core import DialogueCore, Services
+from bot.core import DialogueCore, Services, queue_replies, replies_of
 from bot.redaction import redact_text
 from bot.types import IncomingMessage, Reply
 from handoff.outbox import OutboxMessage
@@ -100,12 +100,13 @@ class EmployeeSide:
             await self.poster.post(reference["channel"], message, reference.get("thread_ts"))
         except Exception as exc:
             log.warning("slack: reply not posted (%s); queued", exc.__class__.__name__)
-            payload = {"replies": [r.to_dict() for r in replies]}
-            await asyncio.to_thread(self.services.outbox.add, CHANNEL, dict(reference), payload)
+            await asyncio.to_thread(
+                queue_replies, self.services.outbox, CHANNEL, reference, replies
+            )
 
     async def send(self, message: OutboxMessage) -> None:
         """The outbox sender for employees: a person's replies, handovers, hand-backs."""
-        replies = [Reply.from_dict(r) for r in message.payload.get("replies", ())]
+        replies = replies_of(message)
         if not replies:
             return
         target = message.target

@@ -18,7 +18,7 @@ from bot.channels import teams_activity as act
 from bot.channels.teams_cards import reply_activity
 from bot.channels.teams_desk import AgentDesk
 from bot.channels.teams_sdk import BotFramework, Turn
-from bot.core import DialogueCore, Services
+from bot.core import DialogueCore, Services, queue_replies, replies_of
 from bot.types import Identity, IncomingMessage, Reply
 from handoff.outbox import OutboxMessage
 
@@ -167,8 +167,9 @@ class TeamsBot:
 
     async def _queue(self, reference: Mapping[str, Any], replies: Sequence[Reply]) -> None:
         if replies:
-            payload = {"replies": [r.to_dict() for r in replies]}
-            await asyncio.to_thread(self.services.outbox.add, CHANNEL, reference, payload)
+            await asyncio.to_thread(
+                queue_replies, self.services.outbox, CHANNEL, reference, replies
+            )
 
     async def _welcome(self, turn: Turn) -> None:
         """The app was installed for this user: say what deskbot is. This is the disclosure the
@@ -199,8 +200,8 @@ class TeamsBot:
     async def deliver(self, message: OutboxMessage) -> None:
         """An agent's words, a hand-back, a slow answer: proactive messages. Raises on failure,
         so the outbox tries again later."""
-        for data in message.payload.get("replies", ()):
-            await self.framework.send(message.target, reply_activity(Reply.from_dict(data)))
+        for reply in replies_of(message):
+            await self.framework.send(message.target, reply_activity(reply))
 
     async def close(self) -> None:
         for task in list(self._later):

@@ -65,13 +65,14 @@ class AgentDesk:
     async def seen(self, turn: Turn) -> None:
         """Any activity in the agents' channel keeps its reference (service URL, bot) current."""
         channel = act.channel_of(turn.activity)
+        if channel is None or (self.configured and channel != self.configured):
+            return
         current = await asyncio.to_thread(self.store.agent_channel)
-        target = self.configured or (current.channel_id if current else None)
-        if channel is None or channel != target:
+        if channel != (self.configured or (current.channel_id if current else None)):
             return
         new = AgentChannel(channel, _channel_reference(turn.activity, channel))
         if current != new:
-            await self._bind(new)
+            await self._bind(new, first=current is None)
 
     async def set_up(self, turn: Turn) -> None:
         """The setup command, "@deskbot set agent channel": hand-offs go here from now on.
@@ -86,11 +87,13 @@ class AgentDesk:
         if channel is None or not allowed:
             await turn.reply(message(wording.TEAMS_DESK_REFUSED))
             return
-        await self._bind(AgentChannel(channel, _channel_reference(turn.activity, channel)))
+        new = AgentChannel(channel, _channel_reference(turn.activity, channel))
+        if current != new:
+            await self._bind(new, first=current is None)
+        self.enable()  # bound by another replica: this one posts hand-offs from now on too
         await turn.reply(message(wording.TEAMS_DESK_BOUND))
 
-    async def _bind(self, channel: AgentChannel) -> None:
-        first = await asyncio.to_thread(self.store.agent_channel) is None
+    async def _bind(self, channel: AgentChannel, first: bool) -> None:
         await asyncio.to_thread(self.store.set_agent_channel, channel)
         self.enable()
         log.info("teams: agents' channel is %s", channel.channel_id)
@@ -101,13 +104,12 @@ class AgentDesk:
     def _catch_up(self) -> int:
         """Hand-offs opened before the desk had a channel are waiting for a person too: post
         them now (tickets filed without a conversation are not hand-offs)."""
-        waiting = [
-            t
-            for t in self.services.tickets.queue(limit=500)
-            if t.conversation_id is not None and self.store.thread(t.id) is None
-        ]
-        for ticket in waiting:
-            self.services.outbox.add(DESK, {"ticket_id": ticket.id}, {"event": "opened"})
+        handoffs = [t.id for t in self.services.tickets.queue(limit=500) if t.conversation_id]
+        posted = self.store.threaded(handoffs)
+        waiting = [i for i in handoffs if i not in posted]
+        with self.services.outbox.engine.begin() as conn:
+            for ticket_id in waiting:
+                self.services.outbox.add(DESK, {"ticket_id": ticket_id}, {"event": "opened"}, conn)
         return len(waiting)
 
     # -- agents acting in a hand-off thread ---------------------------------------------------
@@ -166,13 +168,16 @@ class AgentDesk:
         if ticket is None or not ticket.open:
             await turn.reply(message(wording.TEAMS_DESK_CLOSED))
             return
-        if ticket.claimed_by is None:
-            await self.core.claim(ticket_id, agent, ORIGIN)
-            ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
-            assert ticket is not None
-        if ticket.claimed_by != agent:
+        owner = ticket.claimed_by
+        if owner is None:
+            if await self.core.claim(ticket_id, agent, ORIGIN):
+                owner = agent
+            else:  # someone else claimed it a moment ago
+                claimed = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+                owner = claimed.claimed_by if claimed else None
+        if owner != agent:
             await self.core.note(ticket_id, agent, text)
-            await turn.reply(message(wording.TEAMS_DESK_NOT_YOURS.format(agent=ticket.claimed_by)))
+            await turn.reply(message(wording.TEAMS_DESK_NOT_YOURS.format(agent=owner)))
             return
         await self.core.reply(ticket_id, agent, text, ORIGIN)
 

@@ -4,7 +4,7 @@ restart, and so that every replica agrees."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,13 @@ class TeamsStore:
         except IntegrityError:  # another replica inserted it first: overwrite
             with self.engine.begin() as conn:
                 conn.execute(update(t).where(t.c.id == AGENTS).values(values))
+
+    def threaded(self, ticket_ids: Sequence[int]) -> set[int]:
+        """Which of these tickets have a thread in the agents' channel."""
+        t = desk_threads_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.ticket_id).where(t.c.ticket_id.in_(list(ticket_ids))))
+            return {r.ticket_id for r in rows}
 
     def thread(self, ticket_id: int) -> DeskThread | None:
         return self._thread(desk_threads_table.c.ticket_id == ticket_id)

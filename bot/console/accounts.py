@@ -21,6 +21,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.console.tables import accounts_table
+from bot.db import aware
 
 MIN_PASSWORD = 12
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
@@ -30,6 +31,13 @@ class Role(StrEnum):
     AGENT = "agent"
     KNOWLEDGE_OWNER = "knowledge_owner"
     ADMIN = "admin"
+
+
+# Who may do what: the route table and the navigation both use these.
+AGENTS = frozenset({Role.AGENT, Role.ADMIN})
+OWNERS = frozenset({Role.KNOWLEDGE_OWNER, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
+EVERYONE = frozenset(Role)
 
 
 class AccountError(ValueError):
@@ -68,16 +76,9 @@ class Account:
         return name in {self.name, self.display.lower()}
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _account(row: Row[Any]) -> Account:
     m = row._mapping
-    created = _aware(m["created_at"])
-    assert created is not None
+    signed_in = m["signed_in_at"]
     return Account(
         id=m["id"],
         name=m["name"],
@@ -85,8 +86,8 @@ def _account(row: Row[Any]) -> Account:
         email=m["email"],
         role=Role(m["role"]),
         disabled=bool(m["disabled"]),
-        created_at=created,
-        signed_in_at=_aware(m["signed_in_at"]),
+        created_at=aware(m["created_at"]),
+        signed_in_at=aware(signed_in) if signed_in is not None else None,
     )
 
 

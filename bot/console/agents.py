@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.console.context import ORIGIN, account_of, audit, console_of
 from bot.console.render import fragment, page, person, refusal
 from bot.conversations import StoredMessage
+from bot.db import aware
 from flows.intents import Reason
 from handoff.tickets import OPEN, Event, EventKind, Priority, QueueFilter, Status, Ticket
 
@@ -48,7 +49,7 @@ def _when(value: object, default: datetime) -> datetime:
         at = datetime.fromisoformat(str(value))
     except ValueError:
         return default
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware(at)
 
 
 # -- the queue --------------------------------------------------------------------------------

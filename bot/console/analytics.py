@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from bot.conversations import conversations_table, decisions_table
+from bot.db import aware
 from handoff.tickets import EventKind, events_table, tickets_table
 from retrieval.embedding import Embedder
 from retrieval.gaps import Gap, cluster, feedback_table, gaps_table
@@ -117,10 +118,6 @@ class Dashboard:
         return self.helpful / total if total else None
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _norm(text: str | None) -> str:
     return " ".join((text or "").lower().split())
 
@@ -165,9 +162,7 @@ def _turns(engine: Engine, start: datetime, end: datetime) -> list[_Turn]:
         .order_by(d.c.id)
     )
     with engine.connect() as conn:
-        return [
-            _Turn(_aware(r[0]), r[1], (r[2] or "").lower(), *r[3:]) for r in conn.execute(query)
-        ]
+        return [_Turn(aware(r[0]), r[1], (r[2] or "").lower(), *r[3:]) for r in conn.execute(query)]
 
 
 def answered_questions(turns: Sequence[_Turn]) -> list[tuple[_Turn, bool]]:
@@ -238,8 +233,14 @@ def _median(values: list[timedelta]) -> timedelta | None:
 
 
 def compute(
-    engine: Engine, period: Period, embedder: Embedder, now: datetime | None = None
+    engine: Engine,
+    period: Period,
+    embedder: Embedder,
+    now: datetime | None = None,
+    gaps: bool = True,
 ) -> Dashboard:
+    """The dashboard for a period; `gaps=False` skips clustering the unanswered questions (the
+    costly part) when only another table is wanted."""
     now = now or datetime.now(UTC)
     start, end = period.start_at, period.end_at
     board = Dashboard(period, deflection_final=end + FOLLOW_UP <= now)
@@ -256,19 +257,19 @@ def compute(
         by_person[t.requester].append(t)
     handoffs_of: dict[str, list[datetime]] = defaultdict(list)
     for row in tickets:
-        handoffs_of[(row["requester"] or "").lower()].append(_aware(row["created_at"]))
+        handoffs_of[(row["requester"] or "").lower()].append(aware(row["created_at"]))
     answers = [t for t in in_period if t.decision == "answer"]
     board.deflected = sum(
         deflected(a, by_person[a.requester], handoffs_of[a.requester]) for a in answers
     )
 
-    opened = [r for r in tickets if _aware(r["created_at"]) < end]
+    opened = [r for r in tickets if aware(r["created_at"]) < end]
     board.handoffs = Counter(r["reason"] for r in opened).most_common()
     board.median_claim = _median(
-        [_aware(r["claimed"]) - _aware(r["created_at"]) for r in opened if r["claimed"]]
+        [aware(r["claimed"]) - aware(r["created_at"]) for r in opened if r["claimed"]]
     )
     board.median_resolve = _median(
-        [_aware(r["resolved_at"]) - _aware(r["created_at"]) for r in opened if r["resolved_at"]]
+        [aware(r["resolved_at"]) - aware(r["created_at"]) for r in opened if r["resolved_at"]]
     )
 
     feedback = _feedback(engine, start, end)
@@ -279,7 +280,8 @@ def compute(
         ArticleUse(a, n, feedback.get((a, True), 0), feedback.get((a, False), 0))
         for a, n in uses.most_common(TOP)
     ]
-    board.gaps = top_gaps(_gaps(engine, start, end), embedder)
+    if gaps:
+        board.gaps = top_gaps(_gaps(engine, start, end), embedder)
 
     conversations = _conversation_days(engine, start, end)
     board.conversations = sum(conversations.values())
@@ -305,7 +307,7 @@ def _gaps(engine: Engine, start: datetime, end: datetime) -> list[Gap]:
             select(g).where(and_(g.c.at >= start, g.c.at < end)).order_by(g.c.id).limit(5000)
         )
         return [
-            Gap(r.id, _aware(r.at), r.question, r.reason, r.nearest_article, r.confidence, r.status)
+            Gap(r.id, aware(r.at), r.question, r.reason, r.nearest_article, r.confidence, r.status)
             for r in rows
         ]
 
@@ -323,7 +325,7 @@ def _conversation_days(engine: Engine, start: datetime, end: datetime) -> Counte
         rows = conn.execute(
             select(c.c.created_at).where(c.c.created_at >= start, c.c.created_at < end)
         )
-        return Counter(_aware(r[0]).date() for r in rows)
+        return Counter(aware(r[0]).date() for r in rows)
 
 
 def _daily(
@@ -334,5 +336,5 @@ def _daily(
 ) -> list[Day]:
     asked = Counter(t.at.date() for t, _ in questions)
     answered = Counter(t.at.date() for t, ok in questions if ok)
-    handed = Counter(_aware(r["created_at"]).date() for r in tickets)
+    handed = Counter(aware(r["created_at"]).date() for r in tickets)
     return [Day(d, conversations[d], asked[d], answered[d], handed[d]) for d in period.days]

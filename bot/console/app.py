@@ -10,10 +10,10 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.console import agents, articles, auth, dashboard, knowledge
-from bot.console.accounts import AccountStore, Role
+from bot.console.accounts import ADMINS, AGENTS, EVERYONE, OWNERS, AccountStore
 from bot.console.audit import AuditLog
 from bot.console.audit_page import audit_page
-from bot.console.auth import EVERYONE, PUBLIC, Route
+from bot.console.auth import PUBLIC, Route
 from bot.console.context import CONSOLE, Console
 from bot.console.gaps import CachedEmbedder, FixStore
 from bot.console.publishing import Publisher
@@ -26,9 +26,6 @@ from bot.web.app import Mount
 STATIC = Path(__file__).parent / "static"
 STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js)$")
 
-AGENTS = frozenset({Role.AGENT, Role.ADMIN})
-OWNERS = frozenset({Role.KNOWLEDGE_OWNER, Role.ADMIN})
-ADMINS = frozenset({Role.ADMIN})
 
 TICKET = "/console/tickets/{ticket_id:\\d+}"
 ARTICLE = "/console/articles/{article_id:[A-Za-z0-9][A-Za-z0-9._-]{0,127}}"

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from bot.console.tables import audit_table
+from bot.db import aware
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class AuditLog:
         out = []
         for r in rows:
             m = r._mapping
-            at = m["at"] if m["at"].tzinfo else m["at"].replace(tzinfo=UTC)
+            at = aware(m["at"])
             out.append(
                 Entry(
                     m["id"],

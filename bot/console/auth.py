@@ -19,7 +19,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.console.accounts import Account, Role
-from bot.console.context import ACCOUNT, SESSION, audit, console_of
+from bot.console.context import ACCOUNT, SESSION, address_of, audit, console_of
 from bot.console.render import page, refusal
 from bot.console.sessions import Session
 
@@ -31,7 +31,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC: frozenset[Role] = frozenset()
-EVERYONE: frozenset[Role] = frozenset(Role)
 HOME = {
     Role.AGENT: "/console/queue",
     Role.KNOWLEDGE_OWNER: "/console/gaps",
@@ -212,7 +211,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Missing or wrong CSRF token; reload the sign-in page.")
     name = str(form.get("name", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
-    address = request.remote or ""
+    address = address_of(request)
     wait = await asyncio.to_thread(console.limit.blocked_for, name, address)
     if wait is not None:
         minutes = max(1, round(wait.total_seconds() / 60))

@@ -31,12 +31,12 @@ def _period(request: web.Request) -> Period:
         ) from None
 
 
-async def _board(request: web.Request) -> tuple[Dashboard, dict[str, str]]:
+async def _board(request: web.Request, gaps: bool = True) -> tuple[Dashboard, dict[str, str]]:
     console = console_of(request)
     period = _period(request)
     services = console.services
     board = await asyncio.to_thread(
-        compute, services.conversations.engine, period, console.embedder
+        compute, services.conversations.engine, period, console.embedder, None, gaps
     )
     titles = {a.id: a.title for a in services.knowledge.articles()}
     return board, titles
@@ -146,8 +146,9 @@ def _cell(value: Any) -> Any:
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
-    board, titles = await _board(request)
-    table = tables(board, titles).get(request.match_info["table"])
+    wanted = request.match_info["table"]
+    board, titles = await _board(request, gaps=wanted == "gaps")
+    table = tables(board, titles).get(wanted)
     if table is None:
         raise refusal(request, 404, "There is no such table.")
     header, rows = table
@@ -155,7 +156,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([[_cell(v) for v in row] for row in rows])
-    name = f"deskbot-{request.match_info['table']}-{board.period.start}-{board.period.end}.csv"
+    name = f"deskbot-{wanted}-{board.period.start}-{board.period.end}.csv"
     return web.Response(
         text=out.getvalue(),
         content_type="text/csv",

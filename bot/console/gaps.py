@@ -20,6 +20,7 @@ from sqlalchemy import Engine, insert, select
 
 from bot.console.tables import fixes_table
 from bot.conversations import decisions_table
+from bot.db import aware
 from retrieval.embedding import Embedder, Vectors
 from retrieval.gaps import Cluster, Gap, cluster
 from retrieval.knowledge import KnowledgeBase
@@ -94,8 +95,9 @@ def daily_counts(times: Sequence[datetime], now: datetime, days: int = TREND_DAY
     return counts
 
 
-def view(c: Cluster, kb: KnowledgeBase, now: datetime) -> ClusterView:
-    nearest = kb.nearest(c.examples[0])
+def view(c: Cluster, kb: KnowledgeBase, now: datetime, vector: Vectors) -> ClusterView:
+    """`vector`: the embedding of the cluster's first example."""
+    nearest = kb.nearest(c.examples[0], vector)
     top = nearest.top
     return ClusterView(
         gap_ids=tuple(g.id for g in c.gaps),
@@ -111,7 +113,10 @@ def view(c: Cluster, kb: KnowledgeBase, now: datetime) -> ClusterView:
 def clusters(
     gaps: Sequence[Gap], embedder: Embedder, kb: KnowledgeBase, now: datetime
 ) -> list[ClusterView]:
-    return [view(c, kb, now) for c in cluster(gaps, embedder, SIMILAR)]
+    found = cluster(gaps, embedder, SIMILAR)
+    # the clustering has just encoded these questions: the console's embedder has them cached
+    vectors = embedder.encode([c.examples[0] for c in found])
+    return [view(c, kb, now, vectors[i]) for i, c in enumerate(found)]
 
 
 def before_window(gaps: Sequence[Gap], now: datetime) -> tuple[int, int]:
@@ -199,7 +204,7 @@ class FixStore:
         out = []
         for r in rows:
             m = r._mapping
-            at = m["at"] if m["at"].tzinfo else m["at"].replace(tzinfo=UTC)
+            at = aware(m["at"])
             out.append(
                 Fix(
                     m["id"],

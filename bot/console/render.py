@@ -9,7 +9,7 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from bot.console.accounts import Role
+from bot.console.accounts import ADMINS, AGENTS, EVERYONE, OWNERS, Role
 from bot.console.charts import sparkline
 from bot.console.context import ACCOUNT, SESSION
 
@@ -22,11 +22,11 @@ _env = Environment(
 
 # (path, label, roles): the navigation each role sees
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
-    ("/console/queue", "Queue", frozenset({Role.AGENT, Role.ADMIN})),
-    ("/console/gaps", "Unanswered questions", frozenset({Role.KNOWLEDGE_OWNER, Role.ADMIN})),
-    ("/console/articles", "Articles", frozenset({Role.KNOWLEDGE_OWNER, Role.ADMIN})),
-    ("/console/dashboard", "Dashboard", frozenset(Role)),
-    ("/console/audit", "Audit log", frozenset({Role.ADMIN})),
+    ("/console/queue", "Queue", AGENTS),
+    ("/console/gaps", "Unanswered questions", OWNERS),
+    ("/console/articles", "Articles", OWNERS),
+    ("/console/dashboard", "Dashboard", EVERYONE),
+    ("/console/audit", "Audit log", ADMINS),
 )
 
 # Notices after an action (redirect with ?done=key): never text taken from the request.

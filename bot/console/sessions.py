@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from bot.console.tables import sessions_table, sign_ins_table
+from bot.db import aware
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
@@ -38,10 +39,6 @@ class Session:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class SessionStore:
@@ -83,7 +80,7 @@ class SessionStore:
             return None
         m = row._mapping
         session = Session(
-            m["id"], m["account_id"], m["csrf"], _aware(m["created_at"]), _aware(m["seen_at"])
+            m["id"], m["account_id"], m["csrf"], aware(m["created_at"]), aware(m["seen_at"])
         )
         now = self.now()
         if now - session.seen_at > IDLE or now - session.created_at > ABSOLUTE:
@@ -140,7 +137,7 @@ class SignInLimit:
                     .limit(limit)
                 ).all()
                 if len(failures) >= limit:
-                    oldest = _aware(failures[-1][0])
+                    oldest = aware(failures[-1][0])
                     return max(oldest + FAILURE_WINDOW - now, timedelta(seconds=1))
         return None
 
