@@ -303,6 +303,13 @@ SLACK_DESK_USER_SAID = "*{name}* (employee): {text}"
 SLACK_DESK_AGENT_ELSEWHERE = "*{agent}* (from the {origin} desk): {text}"
 SLACK_DESK_ALREADY_CLAIMED = "{number} is already claimed by {agent}."
 SLACK_DESK_ALREADY_CLOSED = "{number} is already closed."
+SLACK_RESOLVE_TITLE = "Resolve {number}"
+SLACK_RESOLVE_CANCEL = "Cancel"
+SLACK_RESOLVE_LABEL = "Resolution note for the employee"
+SLACK_RESOLVE_HINT = (
+    "Sent to the employee with the news that the request is resolved, and kept on the "
+    "request. Leave it empty to resolve without a note."
+)
 SLACK_DESK_NOT_SENT = "{number} is closed, so your message was not sent to the employee."
 
 

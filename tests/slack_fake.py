@@ -81,6 +81,7 @@ class FakeSlack:
     users: dict[str, tuple[str, str | None]] = field(default_factory=lambda: dict(USERS))
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], Posted] = field(default_factory=dict)
+    views: list[dict[str, Any]] = field(default_factory=list)  # modals opened, in order
     acks: list[dict[str, Any]] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     port: int = 0
@@ -210,6 +211,7 @@ class FakeSlack:
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "chat.postEphemeral": lambda p: {"ok": True, "message_ts": self._next_ts()},
+            "views.open": self._views_open,
             "conversations.open": lambda p: {
                 "ok": True,
                 "channel": {"id": "D" + str(p.get("users", "")).split(",")[0]},
@@ -240,6 +242,15 @@ class FakeSlack:
             "ok": True,
             "user": {"id": user_id, "name": name.lower(), "real_name": name, "profile": profile},
         }
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not params.get("trigger_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views.append(view)
+        return {"ok": True, "view": {**view, "id": f"V{len(self.views):04d}"}}
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
@@ -436,6 +447,40 @@ def block_actions(
     }
 
 
+def view_submission(user: str, view: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
+    """What Slack sends when `user` submits the modal `view` with `values` typed in:
+    {block_id: {action_id: text}}."""
+    state = {
+        block: {
+            action: {"type": "plain_text_input", "value": text} for action, text in inputs.items()
+        }
+        for block, inputs in values.items()
+    }
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "example"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.1.{uuid.uuid4().hex[:8]}",
+        "view": {
+            "id": "V0001",
+            "team_id": TEAM,
+            "type": "modal",
+            "blocks": view.get("blocks", []),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": state},
+            "hash": uuid.uuid4().hex[:16],
+            "title": view.get("title"),
+            "app_id": "A0001",
+            "bot_id": BOT_ID,
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+
+
 def button(message: Posted, action: str) -> tuple[str, str, str]:
     """(block_id, action_id, value) of the button in `message` whose value is `action`."""
     for block in message.blocks:
@@ -519,6 +564,9 @@ class SlackSender:
         return await self.payload(
             block_actions(user, channel or message.channel, message, action_id, value, block_id)
         )
+
+    async def submit(self, user: str, view: Mapping[str, Any], values: Mapping[str, Any]) -> Answer:
+        return await self.payload(view_submission(user, view, values))
 
     async def command(self, user: str, channel: str, text: str) -> Answer:
         body = urlencode(command(user, channel, text)).encode()
@@ -617,6 +665,19 @@ class World:
         answer = await self.slack.event(dm(user, text, **extra))
         assert answer.status == 200, answer
         return (await self.fake.wait_posts(channel, before + 1))[-1]
+
+    async def resolve(self, agent: str, post: Posted, note: str = "") -> Mapping[str, Any]:
+        """An agent presses Resolve on a request's post and submits the dialog it opens;
+        returns the dialog as deskbot built it."""
+        before = len(self.fake.views)
+        assert (await self.slack.click(agent, post, "deskbot.resolve")).status == 200
+        await self.bot.slack.work.idle()
+        assert len(self.fake.views) == before + 1, "Resolve opened no dialog"
+        view = self.fake.views[-1]
+        values = {"deskbot.note": {"deskbot.note_text": note}} if note else {}
+        assert (await self.slack.submit(agent, view, values)).status == 200
+        await self.bot.settle()
+        return view
 
     async def press(self, user: str, message: Posted, action: str) -> Posted:
         """Press a button in an employee's message; returns the bot's answer."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -121,15 +122,24 @@ async def test_full_handoff_round_trip(world: World) -> None:
     assert thread_texts(world, post)[-1] == "*Alex Morgan* (employee): wired works!"
     assert len(world.fake.posts(dm_channel)) == before
 
-    # Resolve: the employee is back with the assistant and asked whether it is solved
-    assert (await world.slack.click(DANA, claimed, "deskbot.resolve")).status == 200
-    await world.bot.settle()
+    # Resolve opens a dialog for a note; submitted, the employee gets the note (a pasted
+    # secret redacted) and is back with the assistant, asked whether it is solved
+    dialog = await world.resolve(
+        DANA, claimed, "Wired network it is; your temporary password is Tr0ub4dor&3x"
+    )
+    assert dialog["title"]["text"] == f"Resolve {number}"
+    assert dialog["blocks"][-1]["optional"] is True
     back = world.fake.posts(dm_channel)[-1]
     assert "back with deskbot, the automated assistant" in back.text
+    assert "Wired network it is" in back.text and "Tr0ub4dor" not in back.text
     assert buttons(back) == {"solved": "Yes, it's solved", "human": "No, I still need help"}
     resolved = world.fake.messages[(AGENT_CHANNEL, post.ts)]
     assert "Resolved by Dana Whitfield" in texts(resolved)
     assert not any(b["type"] == "actions" for b in resolved.blocks)
+    assert "Resolution: Wired network it is" in thread_texts(world, post)[-1]
+    stored = world.bot.services.tickets.get(ticket.id)
+    assert stored is not None and stored.resolution is not None
+    assert "[redacted password]" in stored.resolution and "Tr0ub4dor" not in stored.resolution
     thanks = await world.press(alex, back, "solved")
     assert wording.SOLVED_THANKS in texts(thanks)
     answer = await world.dm(alex, "how do I connect to the VPN from home")
@@ -183,13 +193,67 @@ async def test_replying_to_an_unclaimed_request_claims_it(world: World) -> None:
 async def test_a_reply_to_a_closed_request_is_not_sent(world: World) -> None:
     user = world.fake.person("Robin Lee", "robin.lee@example.com")
     post = await hand_off(world, user)
-    await world.slack.click(DANA, post, "deskbot.resolve")
-    await world.bot.settle()
+    await world.resolve(DANA, post)
     before = len(world.fake.posts("D" + user))
     await agent_says(world, DANA, post, "one more thing")
     assert len(world.fake.posts("D" + user)) == before
     note = world.fake.called("chat.postEphemeral")[-1].params
     assert note["user"] == DANA and "was not sent" in note["text"]
+
+
+async def test_a_resolve_dialog_submitted_late_is_refused(world: World) -> None:
+    """Dana opens the dialog, Chris resolves meanwhile: Dana's note is refused, not sent."""
+    user = world.fake.person("Noor Ali", "noor.ali@example.com")
+    post = await hand_off(world, user)
+    assert (await world.slack.click(DANA, post, "deskbot.resolve")).status == 200
+    await world.bot.slack.work.idle()
+    dana_dialog = world.fake.views[-1]
+    await world.resolve(CHRIS, post, "Fixed by Chris")
+    answer = await world.slack.submit(
+        DANA, dana_dialog, {"deskbot.note": {"deskbot.note_text": "x"}}
+    )
+    assert answer.status == 200
+    await world.bot.settle()
+    number = post.blocks[0]["text"]["text"].split(" · ")[0]
+    ticket = world.bot.services.tickets.by_number(number)
+    assert ticket is not None and ticket.resolved_by == "Chris Okafor"
+    assert ticket.resolution == "Fixed by Chris"
+    refusal = world.fake.called("chat.postEphemeral")[-1].params
+    assert refusal["user"] == DANA
+    assert refusal["text"] == wording.SLACK_DESK_ALREADY_CLOSED.format(number=number)
+    assert not any("Resolution: x" in p.text for p in world.fake.posts("D" + user))
+
+
+async def test_a_dialog_for_another_post_resolves_nothing(world: World) -> None:
+    """The dialog names the request's post; a submission whose post holds another request
+    (a tampered or stale dialog) changes nothing."""
+    first = await hand_off(world, world.fake.person("Ana Ruiz", "ana.ruiz@example.com"))
+    second = await hand_off(world, world.fake.person("Ben Cho", "ben.cho@example.com"))
+    assert (await world.slack.click(DANA, first, "deskbot.resolve")).status == 200
+    await world.bot.slack.work.idle()
+    dialog = dict(world.fake.views[-1])
+    meta = json.loads(dialog["private_metadata"])
+    meta["ts"] = second.ts  # the first request's id, on the second request's post
+    dialog["private_metadata"] = json.dumps(meta)
+    assert (await world.slack.submit(DANA, dialog, {})).status == 200
+    await world.bot.settle()
+    for post in (first, second):
+        ticket = world.bot.services.tickets.get(int(next(iter(buttons(post)))))
+        assert ticket is not None and ticket.status is Status.NEW
+
+
+async def test_resolve_without_a_dialog_when_slack_will_not_open_it(world: World) -> None:
+    """views.open refused (the press waited past its trigger's 3 seconds): the request is
+    resolved without a note rather than the press being lost."""
+    user = world.fake.person("Eli Stone", "eli.stone@example.com")
+    post = await hand_off(world, user)
+    ticket_id = int(next(iter(buttons(post))))
+    world.fake.fail_next("views.open", status=200, retry_after=None, error="expired_trigger_id")
+    assert (await world.slack.click(DANA, post, "deskbot.resolve")).status == 200
+    await world.bot.settle()
+    ticket = world.bot.services.tickets.get(ticket_id)
+    assert ticket is not None and ticket.status is Status.RESOLVED and not ticket.resolution
+    assert "back with deskbot" in world.fake.posts("D" + user)[-1].text
 
 
 async def test_agents_elsewhere_show_up_in_the_thread(world: World) -> None:

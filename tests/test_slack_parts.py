@@ -13,12 +13,15 @@ from sqlalchemy import Engine
 from bot import wiring, wording
 from bot.channels import slack
 from bot.channels.slack_blocks import (
+    NOTE_BLOCK,
+    NOTE_INPUT,
     SECTION_LIMIT,
     pressed,
     reply_message,
+    resolve_modal,
     ticket_message,
 )
-from bot.channels.slack_events import click, plain, well_formed
+from bot.channels.slack_events import click, note_submission, plain, well_formed
 from bot.channels.slack_identity import identity_of
 from bot.core import DialogueCore
 from bot.settings import DEMO_KB_PATH, Settings
@@ -158,6 +161,41 @@ def test_request_posts_offer_what_the_status_allows(status: Status, actions: lis
     words = str(message["blocks"])
     assert "error codes: 809" in words and "devices" not in words  # empty facts left out
     assert "<mailto:alex.morgan@example.com|alex.morgan@example.com>" in words
+
+
+def test_the_resolve_dialog_round_trips_through_a_submission() -> None:
+    request = ticket(Status.CLAIMED, "Dana")
+    modal = resolve_modal(request, "C42", "1800000000.000001")
+    assert len(modal["title"]["text"]) <= 24 and modal["callback_id"] == "deskbot.resolve_note"
+    [note_input] = [b for b in modal["blocks"] if b["type"] == "input"]
+    assert note_input["optional"] is True and note_input["element"]["max_length"] == 2000
+    body = {
+        "user": {"id": "UDANA"},
+        "view": {
+            "private_metadata": modal["private_metadata"],
+            "state": {"values": {NOTE_BLOCK: {NOTE_INPUT: {"value": "Rebooted the router"}}}},
+        },
+    }
+    submitted = note_submission(body, NOTE_BLOCK, NOTE_INPUT)
+    assert submitted is not None
+    assert (submitted.user, submitted.ticket_id, submitted.channel, submitted.ts) == (
+        "UDANA",
+        request.id,
+        "C42",
+        "1800000000.000001",
+    )
+    assert submitted.note == "Rebooted the router"
+    empty = {**body, "view": {**body["view"], "state": {"values": {}}}}
+    assert note_submission(empty, NOTE_BLOCK, NOTE_INPUT).note == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["", "not json", '{"ticket": "seven", "channel": "C1", "ts": "1.2"}', '{"ticket": 7}'],
+)
+def test_a_dialog_without_its_request_is_ignored(metadata: str) -> None:
+    body = {"user": {"id": "UDANA"}, "view": {"private_metadata": metadata}}
+    assert note_submission(body, NOTE_BLOCK, NOTE_INPUT) is None
 
 
 def test_identity_from_users_info() -> None:

@@ -23,7 +23,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import wording
 from bot.channels import slack_events as events
-from bot.channels.slack_blocks import CLAIM_ACTION, REPLY_ACTION, RESOLVE_ACTION
+from bot.channels.slack_blocks import (
+    CLAIM_ACTION,
+    NOTE_BLOCK,
+    NOTE_INPUT,
+    REPLY_ACTION,
+    RESOLVE_ACTION,
+    RESOLVE_VIEW,
+)
 from bot.channels.slack_desk import SlackDesk
 from bot.channels.slack_user import EmployeeSide
 
@@ -94,6 +101,7 @@ class Router:
         app.action(re.compile("^" + re.escape(REPLY_ACTION) + r"\."))(self.on_reply_button)
         app.action(CLAIM_ACTION)(self.on_claim)
         app.action(RESOLVE_ACTION)(self.on_resolve)
+        app.view(RESOLVE_VIEW)(self.on_resolve_note)
         app.action(re.compile(".*"))(self.on_other_action)
         return app
 
@@ -179,6 +187,12 @@ class Router:
         click = events.click(body)
         if click is not None and self.desk is not None:
             self.work.spawn(self.desk.resolve(click), "resolve")
+
+    async def on_resolve_note(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()  # closes the dialog
+        note = events.note_submission(body, NOTE_BLOCK, NOTE_INPUT)
+        if note is not None and self.desk is not None:
+            self.work.spawn(self.desk.resolve_noted(note), "resolve note")
 
     async def on_other_action(self, ack: AsyncAck) -> None:
         await ack()

@@ -6,6 +6,7 @@ together), which keeps within Slack's one-message-per-second pace per channel.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}, as chat.postMes
 REPLY_ACTION = "deskbot.reply"  # action ids of employees' buttons: "deskbot.reply.<block>.<n>"
 CLAIM_ACTION = "deskbot.claim"
 RESOLVE_ACTION = "deskbot.resolve"
+RESOLVE_VIEW = "deskbot.resolve_note"  # callback id of the resolution-note modal
+NOTE_BLOCK = "deskbot.note"
+NOTE_INPUT = "deskbot.note_text"
 ACTIONS_BLOCK = "deskbot.actions"
 DESK_BLOCK = "deskbot.ticket"
 
@@ -29,6 +33,8 @@ BUTTON_LIMIT = 75
 FALLBACK_LIMIT = 3000
 BLOCKS_LIMIT = 50
 NOTE_LIMIT = 4000  # Slack truncates longer messages
+MODAL_TITLE_LIMIT = 24
+RESOLUTION_LIMIT = 2000  # what the employee reads in chat: a note, not an essay
 
 
 def escape(text: str) -> str:
@@ -209,3 +215,34 @@ def ticket_message(ticket: Ticket) -> Message:
 def thread_note(mrkdwn: str) -> Message:
     """A line in a request's thread (the employee's words, what happened)."""
     return {"text": mrkdwn[:NOTE_LIMIT]}
+
+
+def resolve_modal(ticket: Ticket, channel: str, ts: str) -> dict[str, Any]:
+    """The dialog a Resolve press opens: an optional note the employee reads with the news
+    that the request is resolved. private_metadata names the request's post, which the
+    submission is checked against (a modal outlives any state it was opened with)."""
+    title = wording.SLACK_RESOLVE_TITLE.format(number=ticket.number)
+    return {
+        "type": "modal",
+        "callback_id": RESOLVE_VIEW,
+        "private_metadata": json.dumps({"ticket": ticket.id, "channel": channel, "ts": ts}),
+        "title": {"type": "plain_text", "text": title[:MODAL_TITLE_LIMIT]},
+        "submit": {"type": "plain_text", "text": wording.SLACK_DESK_RESOLVE},
+        "close": {"type": "plain_text", "text": wording.SLACK_RESOLVE_CANCEL},
+        "blocks": [
+            *sections(f"{ticket.number} · {ticket.title}"),
+            {
+                "type": "input",
+                "block_id": NOTE_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": wording.SLACK_RESOLVE_LABEL},
+                "hint": {"type": "plain_text", "text": wording.SLACK_RESOLVE_HINT},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": NOTE_INPUT,
+                    "multiline": True,
+                    "max_length": RESOLUTION_LIMIT,
+                },
+            },
+        ],
+    }

@@ -1,5 +1,6 @@
 """The agents' side in Slack: each handoff becomes a post in the agent channel, with Claim and
-Resolve buttons; the post's thread is the conversation with the employee.
+Resolve buttons; the post's thread is the conversation with the employee. Resolve opens a
+dialog for an optional resolution note, which the employee receives.
 
 Posts follow the ticket's events from the outbox (opened, user_message, claimed, ...), so they
 survive a Slack outage and every replica renders the same state. Claims go through the core,
@@ -14,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from bot import wording
-from bot.channels.slack_blocks import escape, thread_note, ticket_message
-from bot.channels.slack_events import Click
+from bot.channels.slack_blocks import escape, resolve_modal, thread_note, ticket_message
+from bot.channels.slack_events import Click, NoteSubmission
 from bot.channels.slack_identity import Directory
 from bot.channels.slack_post import Poster
 from bot.channels.slack_tables import DeskPost, DeskPosts
@@ -110,6 +111,10 @@ class SlackDesk:
         line = wording.SLACK_DESK_EVENT[str(payload["event"])].format(
             agent=escape(str(payload.get("agent") or ""))
         )
+        if payload["event"] == "resolved" and ticket.resolution:
+            line += "\n" + wording.RESOLUTION_NOTE.format(
+                resolution=escape(ticket.resolution)
+            )
         await self.poster.post(post.channel, thread_note(line), post.ts)
 
     # -- what agents do in Slack -----------------------------------------------------------------
@@ -132,17 +137,38 @@ class SlackDesk:
             return
         ticket_id, agent = pressed
         if not await self.core.claim(ticket_id, agent, ORIGIN):
-            await self._refuse(click, ticket_id)
+            await self._refuse(click.channel, click.user, ticket_id)
 
     async def resolve(self, click: Click) -> None:
+        """Open the resolution-note dialog; the request is resolved when it is submitted. If
+        Slack will not open it (the press waited too long), resolve without a note: the agent
+        asked to resolve, and a note is optional."""
         pressed = await self._pressed(click)
         if pressed is None:
             return
         ticket_id, agent = pressed
+        ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+        if ticket is not None and ticket.open and click.trigger_id:
+            try:
+                modal = resolve_modal(ticket, click.channel, click.message_ts)
+                await self.poster.open_view(click.trigger_id, modal)
+                return
+            except Exception as exc:
+                log.warning("slack desk: no resolution dialog (%s)", exc.__class__.__name__)
         if not await self.core.resolve(ticket_id, agent, "", ORIGIN):
-            await self._refuse(click, ticket_id)
+            await self._refuse(click.channel, click.user, ticket_id)
 
-    async def _refuse(self, click: Click, ticket_id: int) -> None:
+    async def resolve_noted(self, note: NoteSubmission) -> None:
+        """A submitted resolution note: resolve the request its dialog was opened for."""
+        post = await self.thread_of(note.channel, note.ts)
+        if post is None or post.ticket_id != note.ticket_id:
+            log.warning("slack desk: a resolution note did not match its post")
+            return
+        agent = await self.directory.name(note.user)
+        if not await self.core.resolve(note.ticket_id, agent, note.note, ORIGIN):
+            await self._refuse(note.channel, note.user, note.ticket_id)
+
+    async def _refuse(self, channel: str, user: str, ticket_id: int) -> None:
         """Tell the agent (only them) why their press did nothing."""
         ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
         if ticket is None:
@@ -153,7 +179,7 @@ class SlackDesk:
             )
         else:
             text = wording.SLACK_DESK_ALREADY_CLOSED.format(number=ticket.number)
-        await self.poster.whisper(click.channel, click.user, text)
+        await self.poster.whisper(channel, user, text)
 
     async def reply(self, post: DeskPost, user: str, text: str, delivery: str) -> None:
         """An agent wrote in a request's thread: relay it to the employee. Replying to an

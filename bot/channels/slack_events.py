@@ -3,6 +3,7 @@ Pure functions, so the edge cases are easy to test and nothing here touches the 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Click:
     action_id: str
     value: str
     blocks: tuple[Mapping[str, Any], ...]
+    trigger_id: str = ""  # lets us open a dialog for the presser, for 3 seconds
 
 
 def click(body: Mapping[str, Any]) -> Click | None:
@@ -127,4 +129,33 @@ def click(body: Mapping[str, Any]) -> Click | None:
         blocks=tuple(b for b in blocks if isinstance(b, Mapping))
         if isinstance(blocks, list)
         else (),
+        trigger_id=str(body.get("trigger_id") or ""),
     )
+
+
+@dataclass(frozen=True)
+class NoteSubmission:
+    """A submitted resolution-note dialog: who, which request's post, and the note."""
+
+    user: str
+    ticket_id: int
+    channel: str
+    ts: str
+    note: str
+
+
+def note_submission(
+    body: Mapping[str, Any], block_id: str, action_id: str
+) -> NoteSubmission | None:
+    view = body.get("view") or {}
+    user = (body.get("user") or {}).get("id")
+    try:
+        meta = json.loads(view.get("private_metadata") or "")
+        ticket_id, channel, ts = int(meta["ticket"]), meta["channel"], meta["ts"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not (_str(user) and _str(channel) and _str(ts)):
+        return None
+    values = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
+    note = (values.get(action_id) or {}).get("value")
+    return NoteSubmission(str(user), ticket_id, channel, ts, note if isinstance(note, str) else "")

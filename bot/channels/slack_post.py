@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -106,6 +106,10 @@ class Poster:
         await self.client.chat_postEphemeral(
             channel=channel, user=user, text=text, thread_ts=thread_ts
         )
+
+    async def open_view(self, trigger_id: str, view: Mapping[str, Any]) -> None:
+        """A modal for the person who pressed (the trigger id is good for 3 seconds)."""
+        await self.client.views_open(trigger_id=trigger_id, view=dict(view))
 
     async def open_dm(self, user: str) -> str:
         response = await self.client.conversations_open(users=[user])
