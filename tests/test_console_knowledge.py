@@ -6,7 +6,9 @@ check (refusing changes that break answered questions), retiring."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.console.accounts import Role
+from bot.console.publishing import Publisher
 from bot.console.tables import audit_table, fixes_table
 from bot.types import Identity, IncomingMessage, Reply
 from retrieval.articles import Status
@@ -289,3 +292,27 @@ async def test_dismissing_a_cluster(demo_url: str) -> None:
                 select(audit_table.c.detail).where(audit_table.c.action == "dismissed")
             ).scalar_one()
         assert json.loads(detail) == {"gaps": 1}
+
+
+async def test_the_publish_check_encodes_labeled_questions_once_per_version_of_the_file(
+    demo_url: str, tmp_path: Path
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    row = {"query": LABELED, "relevant_ids": ["docking-station-monitors"]}
+    questions.write_text(json.dumps(row) + "\n")
+    async with serve(demo_url) as server:
+        settings = server.runtime.settings.model_copy(update={"questions_path": questions})
+        publisher = Publisher(settings, server.services)
+        article = server.services.knowledge.article("docking-station-monitors")
+        first = publisher.check([article])
+        assert (first.checked, first.correct_before, first.correct_after) == (1, 1, 1)
+        encoded = publisher._vectors
+        publisher.check([article])
+        assert publisher._vectors is encoded  # the same file: not encoded again
+
+        # the file changes: the new question is encoded and checked
+        other = {"query": "how do I print from my mac", "relevant_ids": ["print-from-mac"]}
+        questions.write_text(json.dumps(row) + "\n" + json.dumps(other) + "\n")
+        os.utime(questions, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))
+        second = publisher.check([article])
+        assert second.checked == 2 and publisher._vectors is not encoded

@@ -112,9 +112,7 @@ class SlackDesk:
             agent=escape(str(payload.get("agent") or ""))
         )
         if payload["event"] == "resolved" and ticket.resolution:
-            line += "\n" + wording.RESOLUTION_NOTE.format(
-                resolution=escape(ticket.resolution)
-            )
+            line += "\n" + wording.RESOLUTION_NOTE.format(resolution=escape(ticket.resolution))
         await self.poster.post(post.channel, thread_note(line), post.ts)
 
     # -- what agents do in Slack -----------------------------------------------------------------

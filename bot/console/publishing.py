@@ -32,6 +32,7 @@ from flows.policy import Policy
 from flows.router import Router
 from flows.types import Decided
 from retrieval.articles import Article
+from retrieval.embedding import Vectors
 from retrieval.evaluation import LabeledQuery, QueryFileError, load_queries
 from retrieval.knowledge import KnowledgeBase
 from retrieval.store import ImportReport
@@ -111,6 +112,7 @@ class Publisher:
         self.services = services
         self._lock = threading.Lock()
         self._baseline: tuple[tuple[object, ...], list[Decided]] | None = None
+        self._vectors: tuple[tuple[object, ...], Vectors] | None = None
         self._router: Router | None = None
 
     def _queries(self) -> tuple[list[LabeledQuery], str]:
@@ -156,14 +158,15 @@ class Publisher:
             return Check(0, 0, 0, (), note=note)
         live = self.services.knowledge
         live.refresh()
+        path = self.settings.questions_path
+        questions = (str(path), path.stat().st_mtime_ns, live.embedder.name)
         with self._lock:
-            vectors = live.encode_query([redact_text(q.query) for q in queries])
-            key = (
-                live.store.revision(),
-                str(self.settings.questions_path),
-                self.settings.questions_path.stat().st_mtime_ns,
-                live.threshold,
-            )
+            # The labeled questions change far less often than articles: encode them once.
+            if self._vectors is None or self._vectors[0] != questions:
+                encoded = live.encode_query([redact_text(q.query) for q in queries])
+                self._vectors = (questions, encoded)
+            vectors = self._vectors[1]
+            key = (live.store.revision(), *questions, live.threshold)
             if self._baseline is None or self._baseline[0] != key:
                 self._baseline = (key, decide(self._live_policy(), queries, vectors))
             before = self._baseline[1]
