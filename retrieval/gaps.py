@@ -148,13 +148,19 @@ class GapStore:
         else:
             conn.execute(insert(feedback_table).values(values))
 
-    def gaps(self, status: str = "open", since: datetime | None = None) -> list[Gap]:
+    def gaps(
+        self, status: str = "open", since: datetime | None = None, latest: int | None = None
+    ) -> list[Gap]:
+        """Gaps with `status` in the order they were recorded; only the `latest` ones if
+        given (read newest first, so a long backlog is not loaded to be cut)."""
         query = select(gaps_table).where(gaps_table.c.status == status)
         if since is not None:
             query = query.where(gaps_table.c.at >= since)
+        if latest is not None:
+            query = query.order_by(gaps_table.c.id.desc()).limit(latest)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(gaps_table.c.id))
-            return [
+            rows = conn.execute(query if latest is not None else query.order_by(gaps_table.c.id))
+            found = [
                 Gap(
                     r.id,
                     _aware(r.at),
@@ -166,6 +172,7 @@ class GapStore:
                 )
                 for r in rows
             ]
+        return found[::-1] if latest is not None else found
 
     def close(self, gap_ids: Sequence[int], status: str, resolution: str) -> None:
         if not gap_ids:

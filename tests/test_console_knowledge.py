@@ -10,17 +10,20 @@ import os
 import re
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Engine, insert, select
 
 from bot.console.accounts import Role
+from bot.console.gaps import FixStore
 from bot.console.publishing import Publisher
 from bot.console.tables import audit_table, fixes_table
+from bot.conversations import decisions_table
 from bot.types import Identity, IncomingMessage, Reply
 from retrieval.articles import Status
-from retrieval.gaps import gaps_table
+from retrieval.embedding import HashEmbedder
+from retrieval.gaps import Gap, gaps_table
 from tests.test_console_support import BARE_HANDLER, Client, Server, serve
 
 pytestmark = BARE_HANDLER
@@ -316,3 +319,45 @@ async def test_the_publish_check_encodes_labeled_questions_once_per_version_of_t
         os.utime(questions, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))
         second = publisher.check([article])
         assert second.checked == 2 and publisher._vectors is not encoded
+
+
+def test_each_fix_counts_only_the_similar_questions_asked_after_it(engine: Engine) -> None:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    now = [start]
+    fixes = FixStore(engine, clock=lambda: now[0])
+    gap = Gap(
+        1,
+        start - timedelta(days=1),
+        "printer jams on tray two",
+        "low_confidence",
+        None,
+        0.2,
+        "open",
+    )
+
+    def asked(question: str, decision: str, hours: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(decisions_table).values(
+                    at=start + timedelta(hours=hours),
+                    conversation_id=f"c{hours}",
+                    channel="web",
+                    intent="faq",
+                    decision=decision,
+                    candidates=[],
+                    route="faq",
+                    question=question,
+                )
+            )
+
+    fixes.record("priya", "linked", "printer-jams", [gap])  # fix A at hour 0
+    asked("printer jams on tray two", "handoff", 1)
+    now[0] = start + timedelta(hours=2)
+    fixes.record("sam", "linked", "printer-jams", [gap])  # fix B at hour 2
+    asked("printer jams on tray two", "answer", 3)
+    asked("vpn drops every hour", "handoff", 4)  # not similar to either
+    now[0] = start + timedelta(days=2)
+    newest, oldest = fixes.outcomes(fixes.recent(), HashEmbedder())
+    assert (oldest.answered, oldest.unanswered) == (1, 1)
+    assert (newest.answered, newest.unanswered) == (1, 0)
+    assert fixes.outcomes([], HashEmbedder()) == []

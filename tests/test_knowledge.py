@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from retrieval.articles import Article, Status
 from retrieval.confidence import Calibration
 from retrieval.embedding import HashEmbedder, Vectors
+from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
 from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
@@ -170,3 +171,13 @@ def test_near_duplicates(engine: Engine) -> None:
     kb.import_articles([*articles, twin])
     pairs = kb.near_duplicates(0.95)
     assert [(a, b) for a, b, _ in pairs] == [("password", "password-copy")]
+
+
+def test_open_gaps_newest_only_when_asked(engine: Engine) -> None:
+    gaps = GapStore(engine)
+    for n in range(5):
+        gaps.record_gap(f"question {n}", "low_confidence", None, 0.1)
+    gaps.close([gaps.gaps()[4].id], "dismissed", "")
+    assert [g.question for g in gaps.gaps()] == [f"question {n}" for n in range(4)]
+    assert [g.question for g in gaps.gaps(latest=2)] == ["question 2", "question 3"]
+    assert len(gaps.gaps(latest=10)) == 4

@@ -219,28 +219,36 @@ class FixStore:
             )
         return out
 
-    def outcome(self, fix: Fix, embedder: Embedder) -> FixOutcome:
-        """Count the similar questions asked since the fix, by what the assistant did."""
+    def outcomes(self, fixes: Sequence[Fix], embedder: Embedder) -> list[FixOutcome]:
+        """For each fix, the similar questions asked since, by what the assistant did. One
+        query and one encoding serve all the fixes: each reads its part by time."""
+        if not fixes:
+            return []
         d = decisions_table
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(d.c.question, d.c.decision)
-                .where(d.c.at >= fix.at, d.c.question.is_not(None), d.c.route != "button")
+                select(d.c.at, d.c.question, d.c.decision)
+                .where(
+                    d.c.at >= min(f.at for f in fixes),
+                    d.c.question.is_not(None),
+                    d.c.route != "button",
+                )
                 .order_by(d.c.id)
                 .limit(MAX_DECISIONS)
             ).all()
-        days = (self._clock() - fix.at).total_seconds() / 86400
-        if not rows or not fix.questions:
-            return FixOutcome(fix, 0, 0, days)
-        reference = embedder.encode(list(fix.questions))
-        asked = embedder.encode([r[0] for r in rows])
-        similar = (asked @ reference.T).max(axis=1) >= SIMILAR
-        answered = unanswered = 0
-        for (_, decision), close in zip(rows, similar, strict=True):
-            if not close:
+        now = self._clock()
+        asked = embedder.encode([r.question for r in rows]) if rows else None
+        at = np.array([aware(r.at).timestamp() for r in rows])
+        decision = np.array([r.decision for r in rows], dtype=object)
+        out = []
+        for fix in fixes:
+            days = (now - fix.at).total_seconds() / 86400
+            if asked is None or not fix.questions:
+                out.append(FixOutcome(fix, 0, 0, days))
                 continue
-            if decision == "answer":
-                answered += 1
-            elif decision in ("handoff", "clarify"):
-                unanswered += 1
-        return FixOutcome(fix, answered, unanswered, days)
+            reference = embedder.encode(list(fix.questions))
+            close = ((asked @ reference.T).max(axis=1) >= SIMILAR) & (at >= fix.at.timestamp())
+            answered = int((close & (decision == "answer")).sum())
+            unanswered = int((close & np.isin(decision, ["handoff", "clarify"])).sum())
+            out.append(FixOutcome(fix, answered, unanswered, days))
+        return out

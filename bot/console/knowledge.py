@@ -27,9 +27,9 @@ DRAFT_REVIEW_DAYS = 180
 
 def _data(console: Console) -> tuple[list[ClusterView], list[FixOutcome]]:
     now = datetime.now(UTC)
-    gaps = console.services.gaps.gaps("open")[-MAX_OPEN_GAPS:]
+    gaps = console.services.gaps.gaps("open", latest=MAX_OPEN_GAPS)
     views = clusters(gaps, console.embedder, console.services.knowledge, now)
-    fixes = [console.fixes.outcome(f, console.embedder) for f in console.fixes.recent()]
+    fixes = console.fixes.outcomes(console.fixes.recent(), console.embedder)
     return views, fixes
 
 
