@@ -153,13 +153,13 @@ class GapStore:
     ) -> list[Gap]:
         """Gaps with `status` in the order they were recorded; only the `latest` ones if
         given (read newest first, so a long backlog is not loaded to be cut)."""
+        newest_first = latest is not None
         query = select(gaps_table).where(gaps_table.c.status == status)
         if since is not None:
             query = query.where(gaps_table.c.at >= since)
-        if latest is not None:
-            query = query.order_by(gaps_table.c.id.desc()).limit(latest)
+        order = gaps_table.c.id.desc() if newest_first else gaps_table.c.id
         with self.engine.connect() as conn:
-            rows = conn.execute(query if latest is not None else query.order_by(gaps_table.c.id))
+            rows = conn.execute(query.order_by(order).limit(latest))
             found = [
                 Gap(
                     r.id,
@@ -172,7 +172,7 @@ class GapStore:
                 )
                 for r in rows
             ]
-        return found[::-1] if latest is not None else found
+        return found[::-1] if newest_first else found
 
     def close(self, gap_ids: Sequence[int], status: str, resolution: str) -> None:
         if not gap_ids:

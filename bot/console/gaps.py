@@ -220,8 +220,8 @@ class FixStore:
         return out
 
     def outcomes(self, fixes: Sequence[Fix], embedder: Embedder) -> list[FixOutcome]:
-        """For each fix, the similar questions asked since, by what the assistant did. One
-        query and one encoding serve all the fixes: each reads its part by time."""
+        """For each fix, the similar questions asked since, by what the assistant did. The
+        questions asked are read and encoded once for all the fixes; each counts its part."""
         if not fixes:
             return []
         d = decisions_table
