@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
     update,
@@ -173,6 +174,18 @@ class StoredMessage:
         return Reply.from_dict(self.data["reply"]) if "reply" in self.data else None
 
 
+# Statements of every turn, built once: building them per call costs more than running them
+# on SQLite. The SET columns of the updates come from the parameters passed.
+_GET = select(conversations_table).where(conversations_table.c.id == bindparam("conversation"))
+_SAVE = (
+    update(conversations_table)
+    .where(conversations_table.c.id == bindparam("conversation"))
+    .values(version=conversations_table.c.version + 1)
+)
+_SAVE_CHECKED = _SAVE.where(conversations_table.c.version == bindparam("read_version"))
+_ADD_DECISION = insert(decisions_table)
+
+
 def _conversation(row: Row[Any]) -> Conversation:
     m = row._mapping
     return Conversation(
@@ -270,9 +283,7 @@ class ConversationStore:
 
     def get(self, conversation_id: str) -> Conversation | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(conversations_table).where(conversations_table.c.id == conversation_id)
-            ).first()
+            row = conn.execute(_GET, {"conversation": conversation_id}).first()
             return _conversation(row) if row is not None else None
 
     def save(self, conn: Connection, conversation: Conversation, *, checked: bool = True) -> None:
@@ -281,23 +292,19 @@ class ConversationStore:
         worker or replica handled a message of the same conversation in the meantime.
         Unchecked saves (agents' claims and hand-backs, which the ticket already serialises)
         still bump the version, so a turn racing with them starts again."""
-        table = conversations_table
-        where = table.c.id == conversation.id
+        state = {
+            "conversation": conversation.id,
+            "mode": conversation.mode,
+            "disclosed": conversation.disclosed,
+            "flow_state": dict(conversation.flow_state),
+            "ticket_id": conversation.ticket_id,
+            "agent_name": conversation.agent_name,
+            "updated_at": self.now(),
+        }
         if checked:
-            where &= table.c.version == conversation.version
-        result = conn.execute(
-            update(table)
-            .where(where)
-            .values(
-                mode=conversation.mode,
-                disclosed=conversation.disclosed,
-                flow_state=dict(conversation.flow_state),
-                ticket_id=conversation.ticket_id,
-                agent_name=conversation.agent_name,
-                updated_at=self.now(),
-                version=table.c.version + 1,
-            )
-        )
+            result = conn.execute(_SAVE_CHECKED, {**state, "read_version": conversation.version})
+        else:
+            result = conn.execute(_SAVE, state)
         if checked and result.rowcount == 0:
             raise ConversationChanged(conversation.id)
 
@@ -325,7 +332,7 @@ class ConversationStore:
         )
 
     def add_decision(self, conn: Connection, values: Mapping[str, Any]) -> None:
-        conn.execute(insert(decisions_table).values({"at": self.now(), **values}))
+        conn.execute(_ADD_DECISION, {"at": self.now(), **values})
 
     def messages(
         self, conversation_id: str, after: int = 0, limit: int = 500

@@ -78,6 +78,13 @@ class Services:
     spool_file: Path = Path("deskbot-spool.jsonl")
 
 
+def _consume(task: asyncio.Future[Vector | None]) -> None:
+    """Retrieve an unused encoding's failure, so asyncio does not log it as unhandled; a
+    turn that needed the vector got the failure when it awaited it."""
+    if not task.cancelled():
+        task.exception()
+
+
 class DialogueCore:
     def __init__(self, services: Services) -> None:
         self.s = services
@@ -100,6 +107,10 @@ class DialogueCore:
             return await self._handle(message, redaction)
 
     async def _handle(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
+        # The model runs while the database is read: most turns need the vector, and the
+        # encoder has its own thread. Unused (a retry, a person on the line), it is dropped.
+        encoding = asyncio.ensure_future(self._vector(redaction.text, message.action))
+        encoding.add_done_callback(_consume)
         try:
             if message.message_id and not await asyncio.to_thread(
                 self.s.conversations.first_delivery, message.channel, message.message_id
@@ -107,15 +118,13 @@ class DialogueCore:
                 return []  # a retry of something already handled
             conversation = await asyncio.to_thread(self._open, message)
             async with self._lock(conversation.id):
-                vector: Vector | None = None
                 for attempt in range(TURN_ATTEMPTS):
                     # re-read inside the lock: another turn may just have changed it
                     current = await asyncio.to_thread(self.s.conversations.get, conversation.id)
                     assert current is not None
                     if current.with_person:
                         return await asyncio.to_thread(self._to_person, current, message, redaction)
-                    if vector is None:
-                        vector = await self._vector(redaction.text, message.action)
+                    vector = await encoding
                     try:
                         return await asyncio.to_thread(
                             self._turn, current, message, redaction, vector
@@ -137,6 +146,8 @@ class DialogueCore:
             )
             self.s.metrics.errors.inc()
             return await asyncio.to_thread(self._rescue, message, redaction)
+        finally:
+            encoding.cancel()  # no-op once it is done
 
     def _rescue(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
         """A turn failed (model, index or database): keep the message and give the user a

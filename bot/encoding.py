@@ -34,6 +34,9 @@ class BatchingEncoder:
         loop = asyncio.get_running_loop()
         while self._pending:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            batch = [(t, f) for t, f in batch if not f.cancelled()]  # callers that moved on
+            if not batch:
+                continue
             texts = [t for t, _ in batch]
             try:
                 vectors = await loop.run_in_executor(self._executor, self.embedder.encode, texts)
