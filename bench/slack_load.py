@@ -81,7 +81,7 @@ def serve(args: argparse.Namespace) -> None:
     )
     runtime = build(settings, embedder=embedder(settings) if args.real_model else HashEmbedder())
     if slack.SLACK not in runtime.app:  # until the server mounts channels itself
-        mounted = slack.mount(settings, runtime.services, runtime.core, "127.0.0.1")
+        mounted = slack.mount(settings, runtime.services, runtime.turns, runtime.relay, "127.0.0.1")
         assert mounted is not None
         mounted(runtime.app)
     prepare_knowledge(settings, runtime.services, import_path=True)

@@ -2,7 +2,7 @@
 
     python bench/turn_latency.py [--turns 300]
 
-Each turn goes through `DialogueCore.handle` exactly as a channel's would (redaction, state,
+Each turn goes through `Turns.handle` exactly as a channel's would (redaction, state,
 routing, retrieval, policy, persistence and audit on a SQLite file), one after another; the
 bare `encode([text])` of the same text is timed right before it, so both see the same
 machine state. Half the turns open a new conversation, half continue one.
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from bot import wiring
-from bot.core import DialogueCore
+from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
-from bot.types import Identity, IncomingMessage
 from retrieval.loader import load_path
 
 
@@ -34,7 +34,7 @@ async def run(turns: int) -> dict[str, float]:
     services = wiring.services(settings, engine)
     services.knowledge.import_articles(load_path(DEMO_KB_PATH).articles)
     wiring.warm_up(services)
-    core = DialogueCore(services)
+    turns = Turns(services)
     embedder = services.knowledge.embedder
     questions = [json.loads(line)["query"] for line in DEMO_QUESTIONS_PATH.read_text().splitlines()]
     user = Identity("bench", "alex.morgan@example.com", "Alex")
@@ -45,7 +45,7 @@ async def run(turns: int) -> dict[str, float]:
         embedder.encode([text])
         encode = time.perf_counter() - t
         t = time.perf_counter()
-        await core.handle(IncomingMessage("web", f"c{i // 2}", user, text))
+        await turns.handle(IncomingMessage("web", f"c{i // 2}", user, text))
         turn = time.perf_counter() - t
         if i >= 20:  # warm-up turns are not counted
             encode_times.append(encode)

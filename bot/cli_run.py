@@ -11,8 +11,8 @@ import typer
 
 from bot import demo_data
 from bot.cli import app, err, out, settings, setup_logging
+from bot.dialogue.messages import Identity
 from bot.server import build, prepare_knowledge, serve
-from bot.types import Identity
 
 
 @app.command("serve")
@@ -68,7 +68,7 @@ def chat_command(
     from bot.channels.terminal import TerminalChat
 
     identity = Identity(as_email or "terminal-user", as_email, None)
-    chat = TerminalChat(runtime.core, runtime.services.conversations, identity, str(uuid.uuid4()))
+    chat = TerminalChat(runtime.turns, runtime.services.conversations, identity, str(uuid.uuid4()))
     asyncio.run(chat.run())
 
 

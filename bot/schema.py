@@ -10,7 +10,7 @@ def all_metadata() -> list[MetaData]:
     from bot.channels.slack_tables import metadata as slack_metadata
     from bot.channels.teams_tables import metadata as teams_metadata
     from bot.console.tables import metadata as console_metadata
-    from bot.conversations import metadata as bot_metadata
+    from bot.dialogue.conversations import metadata as bot_metadata
     from handoff.outbox import outbox_table  # noqa: F401 - registers the outbox table
     from handoff.tickets import metadata as handoff_metadata
     from retrieval.store import metadata as retrieval_metadata

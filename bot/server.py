@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot import demo_data, wiring
-from bot.conversations import shared_secret
-from bot.core import DialogueCore, Services
+from bot.dialogue.conversations import shared_secret
+from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
+from bot.dialogue.spool import drain
+from bot.dialogue.turns import Turns
 from bot.settings import Settings
-from bot.spool import drain
-from bot.types import Identity, IncomingMessage
 from bot.web.app import Mount, create_app
 from bot.web.sessions import Signer
 from retrieval.embedding import Embedder
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     services: Services
-    core: DialogueCore
+    turns: Turns
+    relay: Relay
     app: web.Application
 
 
@@ -46,7 +49,7 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
 
 
 def channel_mounts(
-    settings: Settings, services: Services, core: DialogueCore, host: str
+    settings: Settings, services: Services, turns: Turns, relay: Relay, host: str
 ) -> tuple[Mount, ...]:
     """The channels configured in Settings mount themselves here; each returns None when it
     is not configured (and logs why)."""
@@ -54,9 +57,9 @@ def channel_mounts(
     from bot.console import app as console
 
     mounts = (
-        slack.mount(settings, services, core, host),
-        teams.mount(settings, services, core, host),
-        console.mount(settings, services, core, host),
+        slack.mount(settings, services, turns, relay, host),
+        teams.mount(settings, services, turns, relay, host),
+        console.mount(settings, services, relay, host),
     )
     return tuple(m for m in mounts if m is not None)
 
@@ -73,19 +76,20 @@ def build(
     outbox by hand (`await services.outbox.deliver_due()`)."""
     engine = wiring.database(settings)
     services = wiring.services(settings, engine, embedder)
-    core = DialogueCore(services)
+    turns = Turns(services)
+    relay = Relay(services)
     secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
     app = create_app(
         services,
-        core,
+        turns,
         Signer(secret.encode()),
         demo_users=tuple(demo_data.users()) if demo else (),
         identity_header=settings.web_identity_header or None,
         secure_cookies=settings.public_url.startswith("https://"),
-        mounts=channel_mounts(settings, services, core, host),
+        mounts=channel_mounts(settings, services, turns, relay, host),
         background=background,
     )
-    return Runtime(settings, services, core, app)
+    return Runtime(settings, services, turns, relay, app)
 
 
 async def replay_spool(runtime: Runtime) -> int:
@@ -93,7 +97,7 @@ async def replay_spool(runtime: Runtime) -> int:
     rows = drain(runtime.settings.spool_file)
     for row in rows:
         identity = Identity(f"spooled:{row['conversation']}")
-        await runtime.core.handle(
+        await runtime.turns.handle(
             IncomingMessage(
                 row["channel"],
                 row["conversation"],

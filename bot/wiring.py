@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from threadpoolctl import threadpool_limits
 
-from bot.conversations import ConversationStore
-from bot.core import Services
 from bot.db import make_engine, migrate
-from bot.encoding import BatchingEncoder
+from bot.dialogue.conversations import ConversationStore
+from bot.dialogue.encoding import BatchingEncoder
+from bot.dialogue.services import Services
 from bot.settings import Settings
 from flows.policy import Policy
 from flows.router import Router

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from bot import demo_data, wiring
-from bot.core import DialogueCore
 from bot.db import make_engine, migrate
+from bot.dialogue.relay import Relay
+from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
 from retrieval.embedding import HashEmbedder, SentenceEmbedder
 from retrieval.evaluation import fit_calibration, load_queries
@@ -162,4 +163,4 @@ async def bot(demo_url: str) -> ChatBot:
     settings = test_settings(demo_url)
     services = wiring.services(settings, make_engine(demo_url), HashEmbedder())
     wiring.warm_up(services)
-    return ChatBot(DialogueCore(services), services)
+    return ChatBot(Turns(services), Relay(services), services)

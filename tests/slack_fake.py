@@ -28,7 +28,7 @@ from aiohttp import ClientSession, WSMsgType, web
 
 from bot.channels.slack import SlackChannel
 from bot.channels.slack_post import Pacer
-from bot.core import Services
+from bot.dialogue.services import Services
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
 from retrieval.embedding import HashEmbedder
@@ -637,7 +637,8 @@ async def serve_deskbot(
     slack = SlackChannel(
         settings,
         runtime.services,
-        runtime.core,
+        runtime.turns,
+        runtime.relay,
         clock=clock,
         pacer=pacer or Pacer(rate=100.0, burst=20),
     )

@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bot.core import DialogueCore, Services
-from bot.types import Identity, IncomingMessage, Reply
+from bot.dialogue.messages import Identity, IncomingMessage, Reply
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
+from bot.dialogue.turns import Turns
 
 
 @dataclass
 class ChatBot:
-    core: DialogueCore
+    turns: Turns
+    relay: Relay
     services: Services
     user: Identity = field(
         default_factory=lambda: Identity("u-alex", "alex.morgan@example.com", "Alex Morgan")
@@ -24,19 +27,19 @@ class ChatBot:
     last: list[Reply] = field(default_factory=list)
 
     async def say(self, text: str, message_id: str | None = None) -> list[Reply]:
-        self.last = await self.core.handle(
+        self.last = await self.turns.handle(
             IncomingMessage(self.channel, self.conversation, self.user, text, message_id=message_id)
         )
         return self.last
 
     async def press(self, action: str) -> list[Reply]:
-        self.last = await self.core.handle(
+        self.last = await self.turns.handle(
             IncomingMessage(self.channel, self.conversation, self.user, "", action)
         )
         return self.last
 
     def as_user(self, user: Identity, conversation: str) -> ChatBot:
-        return ChatBot(self.core, self.services, user, self.channel, conversation)
+        return ChatBot(self.turns, self.relay, self.services, user, self.channel, conversation)
 
     @property
     def kinds(self) -> list[str]:

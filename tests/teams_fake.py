@@ -35,7 +35,7 @@ from jwt.algorithms import RSAAlgorithm
 from bot.channels import teams
 from bot.channels.teams_auth import Cloud
 from bot.channels.teams_delivery import RetryPolicy
-from bot.core import Services
+from bot.dialogue.services import Services
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
 from retrieval.embedding import Embedder, HashEmbedder
@@ -581,7 +581,13 @@ async def serve_deskbot(
     runtime = build(plain, host=NOT_LOOPBACK, embedder=embedder or HashEmbedder(), background=False)
     prepare_knowledge(plain, runtime.services, import_path=False)
     add = teams.mount(
-        settings, runtime.services, runtime.core, "127.0.0.1", cloud=cloud, tuning=tuning
+        settings,
+        runtime.services,
+        runtime.turns,
+        runtime.relay,
+        "127.0.0.1",
+        cloud=cloud,
+        tuning=tuning,
     )
     assert add is not None
     add(runtime.app)

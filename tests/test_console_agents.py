@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import wording
 from bot.console.accounts import Role
 from bot.console.agents import transcript
 from bot.console.tables import audit_table
+from bot.dialogue import wording
 from handoff.outbox import OutboxMessage
 from handoff.tickets import EventKind, NewTicket, QueueFilter, Status, Ticket, TicketStore
 from tests.test_console_support import BARE_HANDLER, Client, Server, serve

@@ -17,8 +17,8 @@ from bot.console.accounts import Role
 from bot.console.analytics import Period, compute
 from bot.console.charts import bar_chart, line_chart, sparkline
 from bot.console.dashboard import tables
-from bot.conversations import conversations_table, decisions_table
-from bot.types import Identity, IncomingMessage
+from bot.dialogue.conversations import conversations_table, decisions_table
+from bot.dialogue.messages import Identity, IncomingMessage
 from handoff.tickets import events_table, tickets_table
 from retrieval.embedding import HashEmbedder
 from retrieval.gaps import feedback_table, gaps_table
@@ -231,11 +231,11 @@ def test_charts_are_well_formed_accessible_svg_and_escape_text() -> None:
 async def test_dashboard_page_and_csv_export(demo_url: str) -> None:
     async with serve(demo_url) as server:
         user = Identity("u-1", "alex.morgan@example.com", "Alex Morgan")
-        core = server.runtime.core
+        turns = server.runtime.turns
         for n, text in enumerate(
             ["how do I connect to the VPN from home", "talk to a person", "parking permit"]
         ):
-            await core.handle(IncomingMessage("web", f"c-{n}", user, text))
+            await turns.handle(IncomingMessage("web", f"c-{n}", user, text))
         server.services.gaps.record_gap('=HYPERLINK("http://x")', "low_confidence", None, 0.1)
         server.add("dana", Role.AGENT, "Dana Whitfield")
         async with server.client() as client:

@@ -19,8 +19,8 @@ from bot.console.accounts import Role
 from bot.console.gaps import FixStore
 from bot.console.publishing import Publisher
 from bot.console.tables import audit_table, fixes_table
-from bot.conversations import decisions_table
-from bot.types import Identity, IncomingMessage, Reply
+from bot.dialogue.conversations import decisions_table
+from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from retrieval.articles import Status
 from retrieval.embedding import HashEmbedder
 from retrieval.gaps import Gap, gaps_table
@@ -35,7 +35,7 @@ LABELED = "external monitor not detected when I plug into the dock"
 
 async def ask(server: Server, text: str, conversation: str) -> list[Reply]:
     user = Identity("u-priya", "priya.shah@example.com", "Priya Shah")
-    return await server.runtime.core.handle(IncomingMessage("web", conversation, user, text))
+    return await server.runtime.turns.handle(IncomingMessage("web", conversation, user, text))
 
 
 def answer_of(replies: list[Reply]) -> str | None:

@@ -19,9 +19,9 @@ from yarl import URL
 
 from bot.console.accounts import Account, AccountStore, Role
 from bot.console.sessions import SessionStore
+from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
-from bot.types import Identity, IncomingMessage, Reply
 from flows.router import Router
 from retrieval.embedding import HashEmbedder
 from tests.support import listening
@@ -86,7 +86,7 @@ class Server:
     ) -> int:
         """A conversation the assistant handed to a person; returns the ticket id."""
         user = Identity("u-alex", "alex.morgan@example.com", "Alex Morgan")
-        await self.runtime.core.handle(
+        await self.runtime.turns.handle(
             IncomingMessage(
                 channel, conversation, user, "talk to a person", reference=reference or {}
             )
@@ -106,7 +106,7 @@ async def serve(url: str, **extra: Any) -> AsyncIterator[Server]:
     if not _has_console(runtime.app):  # until bot.server mounts the console itself
         from bot.console.app import mount
 
-        add = mount(settings, runtime.services, runtime.core, "127.0.0.1")
+        add = mount(settings, runtime.services, runtime.relay, "127.0.0.1")
         assert add is not None
         add(runtime.app)
     try:

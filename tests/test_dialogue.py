@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot import wording
-from bot.core import DialogueCore
-from bot.types import Identity
+from bot.dialogue import wording
+from bot.dialogue.messages import Identity
+from bot.dialogue.relay import Relay
+from bot.dialogue.turns import Turns
 from handoff.tickets import EventKind, Status
 from tests.support import ChatBot
 
@@ -197,10 +198,10 @@ async def test_handoff_relay_round_trip(bot: ChatBot) -> None:
     assert all(r.kind == "notice" for r in bot.last)
     assert [e.kind for e in bot.services.tickets.events(ticket.id)][-1] is EventKind.USER_MESSAGE
 
-    core: DialogueCore = bot.core
-    assert await core.claim(ticket.id, "Dana")
-    assert not await core.claim(ticket.id, "Chris")  # only once
-    assert await core.reply(ticket.id, "Dana", "Hi Alex, try the hotspot of your phone.")
+    relay: Relay = bot.relay
+    assert await relay.claim(ticket.id, "Dana")
+    assert not await relay.claim(ticket.id, "Chris")  # only once
+    assert await relay.reply(ticket.id, "Dana", "Hi Alex, try the hotspot of your phone.")
     rows = bot.services.conversations.messages(bot.conversation_row().id)
     joined = next(r for r in rows if r.role == "system")
     assert "Dana" in joined.text and "person" in joined.text
@@ -211,7 +212,7 @@ async def test_handoff_relay_round_trip(bot: ChatBot) -> None:
     assert bot.last == []
     assert bot.services.tickets.events(ticket.id)[-1].body == "that worked, thanks"
 
-    assert await core.resolve(ticket.id, "Dana", "Hotspot workaround")
+    assert await relay.resolve(ticket.id, "Dana", "Hotspot workaround")
     back = bot.services.conversations.messages(bot.conversation_row().id)[-1].reply()
     assert (
         back is not None
@@ -228,8 +229,8 @@ async def test_handoff_relay_round_trip(bot: ChatBot) -> None:
 async def test_hand_back_keeps_ticket_open(bot: ChatBot) -> None:
     await bot.say("talk to a person")
     ticket = bot.ticket()
-    assert await bot.core.claim(ticket.id, "Dana")
-    assert await bot.core.hand_back(ticket.id, "Dana")
+    assert await bot.relay.claim(ticket.id, "Dana")
+    assert await bot.relay.hand_back(ticket.id, "Dana")
     assert bot.services.tickets.get(ticket.id).status is Status.WAITING
     assert bot.conversation_row().mode == "bot"
 
@@ -243,7 +244,7 @@ async def test_restart_mid_conversation_loses_nothing(bot: ChatBot, demo_url: st
 
     services = wiring.services(test_settings(demo_url), make_engine(demo_url), HashEmbedder())
     wiring.warm_up(services)
-    restarted = replace(bot, core=DialogueCore(services), services=services)
+    restarted = replace(bot, turns=Turns(services), relay=Relay(services), services=services)
     await restarted.press("not_helpful")  # the pending answer survived the restart
     assert restarted.kinds == ["clarify"]
     assert "disclosure" not in restarted.kinds

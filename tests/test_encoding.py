@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.encoding import BatchingEncoder
+from bot.dialogue.encoding import BatchingEncoder
 from retrieval.embedding import HashEmbedder, Vectors
 
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot import wiring
-from bot.conversations import ConversationChanged, ConversationStore, messages_table
-from bot.core import DialogueCore
 from bot.db import make_engine
-from bot.types import Identity, IncomingMessage
+from bot.dialogue.conversations import ConversationChanged, ConversationStore, messages_table
+from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.turns import Turns
 from handoff.tickets import tickets_table
 from retrieval.embedding import HashEmbedder
 from tests.conftest import test_settings
@@ -38,10 +38,10 @@ def test_a_save_over_a_stale_read_is_refused(engine: Engine) -> None:
     assert store.get(first.id).version == fresh.version + 1  # type: ignore[union-attr]
 
 
-def replica(url: str) -> DialogueCore:
+def replica(url: str) -> Turns:
     services = wiring.services(test_settings(url), make_engine(url), HashEmbedder())
     wiring.warm_up(services)
-    return DialogueCore(services)
+    return Turns(services)
 
 
 async def test_simultaneous_requests_for_a_person_at_two_replicas_open_one_ticket(
@@ -53,9 +53,9 @@ async def test_simultaneous_requests_for_a_person_at_two_replicas_open_one_ticke
         await one.handle(IncomingMessage("web", key, USER, "hello"))
     await asyncio.gather(
         *(
-            core.handle(IncomingMessage("web", key, USER, "talk to a person"))
+            turns.handle(IncomingMessage("web", key, USER, "talk to a person"))
             for key in keys
-            for core in (one, two)
+            for turns in (one, two)
         )
     )
     engine = one.s.conversations.engine

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import wording
+from bot.dialogue import wording
 from tests.slack_fake import (
     BOT_ID,
     BOT_USER,

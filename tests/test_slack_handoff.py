@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
-from bot import wording
+from bot.dialogue import wording
 from handoff.tickets import EventKind, NewTicket, Status
 from tests.slack_fake import (
     AGENT_CHANNEL,
@@ -260,9 +260,9 @@ async def test_agents_elsewhere_show_up_in_the_thread(world: World) -> None:
     user = world.fake.person("Kim Park", "kim.park@example.com")
     post = await hand_off(world, user)
     ticket_id = int(next(iter(buttons(post))))
-    core = world.bot.runtime.core
-    assert await core.claim(ticket_id, "Lee from the console", "console")
-    assert await core.reply(ticket_id, "Lee from the console", "Hello from the console", "console")
+    relay = world.bot.runtime.relay
+    assert await relay.claim(ticket_id, "Lee from the console", "console")
+    assert await relay.reply(ticket_id, "Lee from the console", "Hello from the console", "console")
     await world.bot.settle()
     assert thread_texts(world, post)[-1] == (
         "*Lee from the console* (from the console desk): Hello from the console"

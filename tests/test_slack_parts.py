@@ -10,7 +10,7 @@ import yaml
 from aiohttp import web
 from sqlalchemy import Engine
 
-from bot import wiring, wording
+from bot import wiring
 from bot.channels import slack
 from bot.channels.slack_blocks import (
     NOTE_BLOCK,
@@ -23,9 +23,11 @@ from bot.channels.slack_blocks import (
 )
 from bot.channels.slack_events import click, note_submission, plain, well_formed
 from bot.channels.slack_identity import identity_of
-from bot.core import DialogueCore
+from bot.dialogue import wording
+from bot.dialogue.messages import Button, Reply, Source
+from bot.dialogue.relay import Relay
+from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH, Settings
-from bot.types import Button, Reply, Source
 from handoff.tickets import Status, Ticket
 from retrieval.embedding import HashEmbedder
 
@@ -217,7 +219,7 @@ def settings(url: str, **extra: str) -> Settings:
 def test_slack_mounts_only_when_configured(sqlite_url: str, sqlite_engine: Engine) -> None:
     def mount(config: Settings) -> tuple[web.Application, tuple[str, ...]] | None:
         services = wiring.services(config, sqlite_engine, HashEmbedder())
-        mounted = slack.mount(config, services, DialogueCore(services), "127.0.0.1")
+        mounted = slack.mount(config, services, Turns(services), Relay(services), "127.0.0.1")
         if mounted is None:
             return None
         app = web.Application()

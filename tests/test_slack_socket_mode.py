@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import wording
+from bot.dialogue import wording
 from tests.slack_fake import (
     APP_TOKEN,
     World,

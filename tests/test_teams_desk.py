@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot import wording
 from bot.channels.teams_activity import channel_setting
 from bot.channels.teams_cards import CARD
 from bot.channels.teams_desk import DESK
+from bot.dialogue import wording
 from handoff.tickets import EventKind, NewTicket, Status, Ticket
 from tests.teams_fake import (
     AGENTS,
@@ -238,7 +238,7 @@ async def test_simultaneous_claims_on_postgresql_without_a_chat(
             events = services.tickets.events(ticket.id)[seen:]
             winners = [e.actor for e in events if e.kind is EventKind.CLAIMED]
             assert len(winners) == 1 and winners[0] in ("Dana Whitfield", "Chris Okafor")
-            assert await world.bot.runtime.core.hand_back(ticket.id, str(winners[0]), "console")
+            assert await world.bot.runtime.relay.hand_back(ticket.id, str(winners[0]), "console")
 
 
 async def test_the_desk_survives_a_restart(demo_url: str) -> None:
@@ -302,7 +302,7 @@ async def test_who_may_write_to_the_employee(demo_url: str) -> None:
         ]
 
         # an agent at another desk (the console) shows up in the thread
-        assert await world.bot.runtime.core.reply(ticket.id, "Sam Lee", "Checked.", "console")
+        assert await world.bot.runtime.relay.reply(ticket.id, "Sam Lee", "Checked.", "console")
         await world.settle()
         assert (
             "**Sam Lee** (in console): Checked."
@@ -310,7 +310,7 @@ async def test_who_may_write_to_the_employee(demo_url: str) -> None:
         )
 
         # once resolved, nothing more reaches the employee
-        assert await world.bot.runtime.core.resolve(ticket.id, "Dana Whitfield", "", "console")
+        assert await world.bot.runtime.relay.resolve(ticket.id, "Dana Whitfield", "", "console")
         await world.settle()
         late = thread_reply(DANA, root.conversation, "one more thing")
         assert (await world.teams.send(late)).status == 201

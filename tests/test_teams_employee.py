@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot import wording
 from bot.channels import teams
 from bot.channels.teams_delivery import RetryPolicy
+from bot.dialogue import wording
+from bot.dialogue.messages import Reply
 from bot.settings import Settings
-from bot.types import Reply
 from retrieval.embedding import HashEmbedder, Vectors
 from tests.teams_fake import (
     ALEX,

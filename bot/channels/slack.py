@@ -34,7 +34,9 @@ from bot.channels.slack_identity import Directory
 from bot.channels.slack_post import Pacer, Poster, make_client
 from bot.channels.slack_tables import DeskPosts
 from bot.channels.slack_user import CHANNEL, EmployeeSide
-from bot.core import DialogueCore, Services
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
+from bot.dialogue.turns import Turns
 from bot.settings import Settings
 from bot.web.app import Mount
 
@@ -49,7 +51,8 @@ class SlackChannel:
         self,
         settings: Settings,
         services: Services,
-        core: DialogueCore,
+        turns: Turns,
+        relay: Relay,
         *,
         client: AsyncWebClient | None = None,
         pacer: Pacer | None = None,
@@ -60,10 +63,10 @@ class SlackChannel:
         self.client = client or make_client(settings)
         poster = Poster(self.client, pacer)
         directory = Directory(self.client)
-        self.employees = EmployeeSide(core, services, poster, directory)
+        self.employees = EmployeeSide(turns, services, poster, directory)
         self.desk = (
             SlackDesk(
-                core,
+                relay,
                 services,
                 poster,
                 directory,
@@ -130,7 +133,9 @@ class SlackChannel:
 SLACK: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)
 
 
-def mount(settings: Settings, services: Services, core: DialogueCore, host: str) -> Mount | None:
+def mount(
+    settings: Settings, services: Services, turns: Turns, relay: Relay, host: str
+) -> Mount | None:
     """Mount the Slack endpoints when Slack is configured; None otherwise."""
     if not settings.slack_enabled:
         if settings.slack_bot_token or settings.slack_signing_secret or settings.slack_app_token:
@@ -139,7 +144,7 @@ def mount(settings: Settings, services: Services, core: DialogueCore, host: str)
                 "or SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode)"
             )
         return None
-    channel = SlackChannel(settings, services, core)
+    channel = SlackChannel(settings, services, turns, relay)
     log.info(
         "slack: %s; agent desk %s",
         "socket mode" if channel.socket_mode else f"events at {EVENTS_PATH}",

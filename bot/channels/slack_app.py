@@ -21,7 +21,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import wording
 from bot.channels import slack_events as events
 from bot.channels.slack_blocks import (
     CLAIM_ACTION,
@@ -33,6 +32,7 @@ from bot.channels.slack_blocks import (
 )
 from bot.channels.slack_desk import SlackDesk
 from bot.channels.slack_user import EmployeeSide
+from bot.dialogue import wording
 
 log = logging.getLogger(__name__)
 bolt_log = logging.getLogger("bot.channels.slack.bolt")

@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from bot import wording
-from bot.types import Button, Reply, Source
+from bot.dialogue import wording
+from bot.dialogue.messages import Button, Reply, Source
 from handoff.tickets import Ticket
 
 Block = dict[str, Any]

@@ -14,13 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot import wording
 from bot.channels.slack_blocks import escape, resolve_modal, thread_note, ticket_message
 from bot.channels.slack_events import Click, NoteSubmission
 from bot.channels.slack_identity import Directory
 from bot.channels.slack_post import Poster
 from bot.channels.slack_tables import DeskPost, DeskPosts
-from bot.core import DialogueCore, Services
+from bot.dialogue import wording
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
 from handoff.outbox import OutboxMessage
 from handoff.tickets import Status, Ticket
 
@@ -37,14 +38,14 @@ class NotPostedYet(Exception):
 class SlackDesk:
     def __init__(
         self,
-        core: DialogueCore,
+        relay: Relay,
         services: Services,
         poster: Poster,
         directory: Directory,
         posts: DeskPosts,
         channel: str,
     ) -> None:
-        self.core = core
+        self.relay = relay
         self.services = services
         self.poster = poster
         self.directory = directory
@@ -134,7 +135,7 @@ class SlackDesk:
         if pressed is None:
             return
         ticket_id, agent = pressed
-        if not await self.core.claim(ticket_id, agent, ORIGIN):
+        if not await self.relay.claim(ticket_id, agent, ORIGIN):
             await self._refuse(click.channel, click.user, ticket_id)
 
     async def resolve(self, click: Click) -> None:
@@ -153,7 +154,7 @@ class SlackDesk:
                 return
             except Exception as exc:
                 log.warning("slack desk: no resolution dialog (%s)", exc.__class__.__name__)
-        if not await self.core.resolve(ticket_id, agent, "", ORIGIN):
+        if not await self.relay.resolve(ticket_id, agent, "", ORIGIN):
             await self._refuse(click.channel, click.user, ticket_id)
 
     async def resolve_noted(self, note: NoteSubmission) -> None:
@@ -163,7 +164,7 @@ class SlackDesk:
             log.warning("slack desk: a resolution note did not match its post")
             return
         agent = await self.directory.name(note.user)
-        if not await self.core.resolve(note.ticket_id, agent, note.note, ORIGIN):
+        if not await self.relay.resolve(note.ticket_id, agent, note.note, ORIGIN):
             await self._refuse(note.channel, note.user, note.ticket_id)
 
     async def _refuse(self, channel: str, user: str, ticket_id: int) -> None:
@@ -190,8 +191,8 @@ class SlackDesk:
         agent = await self.directory.name(user)
         ticket = await asyncio.to_thread(self.services.tickets.get, post.ticket_id)
         if ticket is not None and ticket.status in (Status.NEW, Status.WAITING):
-            await self.core.claim(ticket.id, agent, ORIGIN)
-        if ticket is None or not await self.core.reply(ticket.id, agent, text, ORIGIN):
+            await self.relay.claim(ticket.id, agent, ORIGIN)
+        if ticket is None or not await self.relay.reply(ticket.id, agent, text, ORIGIN):
             number = ticket.number if ticket else str(post.ticket_id)
             await self.poster.whisper(
                 post.channel, user, wording.SLACK_DESK_NOT_SENT.format(number=number), post.ts

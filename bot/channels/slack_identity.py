@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.types import Identity
+from bot.dialogue.messages import Identity
 
 log = logging.getLogger(__name__)
 

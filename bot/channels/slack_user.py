@@ -12,14 +12,16 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot import wording
 from bot.channels import slack_blocks as blocks
 from bot.channels.slack_events import Click, Place, dm
 from bot.channels.slack_identity import Directory
 from bot.channels.slack_post import Poster
-from bot.core import DialogueCore, Services, queue_replies, replies_of
+from bot.dialogue import wording
+from bot.dialogue.messages import IncomingMessage, Reply
+from bot.dialogue.outbound import queue_replies, replies_of
+from bot.dialogue.services import Services
+from bot.dialogue.turns import Turns
 from bot.redaction import redact_text
-from bot.types import IncomingMessage, Reply
 from handoff.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,9 +31,9 @@ CHANNEL = "slack"
 
 class EmployeeSide:
     def __init__(
-        self, core: DialogueCore, services: Services, poster: Poster, directory: Directory
+        self, turns: Turns, services: Services, poster: Poster, directory: Directory
     ) -> None:
-        self.core = core
+        self.turns = turns
         self.services = services
         self.poster = poster
         self.directory = directory
@@ -88,7 +90,7 @@ class EmployeeSide:
             message_id=delivery,
             reference=place.reference,
         )
-        replies = await self.core.handle(message)
+        replies = await self.turns.handle(message)
         if replies:
             await self.deliver(place.reference, replies, preface)
 

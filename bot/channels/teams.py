@@ -27,7 +27,9 @@ from bot.channels.teams_delivery import TEAMS_WINDOWS, RateLimiter, RetryPolicy
 from bot.channels.teams_desk import DESK, AgentDesk
 from bot.channels.teams_sdk import BotFramework
 from bot.channels.teams_store import TeamsStore
-from bot.core import DialogueCore, Services
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
+from bot.dialogue.turns import Turns
 from bot.settings import Settings
 from bot.web.app import Mount
 
@@ -47,7 +49,8 @@ class Tuning:
 def mount(
     settings: Settings,
     services: Services,
-    core: DialogueCore,
+    turns: Turns,
+    relay: Relay,
     host: str,
     *,
     cloud: Cloud | None = None,
@@ -61,8 +64,8 @@ def mount(
     framework = BotFramework(app, cloud or Cloud(), tuning.retry, RateLimiter(tuning.windows))
     store = TeamsStore(services.conversations.engine)
     agents = channel_setting(settings.teams_agent_channel)
-    desk = AgentDesk(core, services, store, framework, agents)
-    bot = TeamsBot(core, services, framework, desk, tuning.first_reply_seconds)
+    desk = AgentDesk(relay, services, store, framework, agents)
+    bot = TeamsBot(turns, services, framework, desk, tuning.first_reply_seconds)
     services.outbox.register(CHANNEL, bot.deliver)
     services.outbox.register(DESK, desk.on_event)
     if agents or store.agent_channel() is not None:

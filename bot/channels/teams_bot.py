@@ -13,13 +13,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot import wording
 from bot.channels import teams_activity as act
 from bot.channels.teams_cards import reply_activity
 from bot.channels.teams_desk import AgentDesk
 from bot.channels.teams_sdk import BotFramework, Turn
-from bot.core import DialogueCore, Services, queue_replies, replies_of
-from bot.types import Identity, IncomingMessage, Reply
+from bot.dialogue import wording
+from bot.dialogue.messages import Identity, IncomingMessage, Reply
+from bot.dialogue.outbound import queue_replies, replies_of
+from bot.dialogue.services import Services
+from bot.dialogue.turns import Turns
 from handoff.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -64,14 +66,14 @@ class Roster:
 class TeamsBot:
     def __init__(
         self,
-        core: DialogueCore,
+        turns: Turns,
         services: Services,
         framework: BotFramework,
         desk: AgentDesk,
         first_reply_seconds: float,
         roster: Roster | None = None,
     ) -> None:
-        self.core = core
+        self.turns = turns
         self.services = services
         self.framework = framework
         self.desk = desk
@@ -137,7 +139,7 @@ class TeamsBot:
             act.delivery_id(activity),
             act.reference_of(activity),
         )
-        answer = asyncio.ensure_future(self.core.handle(message))
+        answer = asyncio.ensure_future(self.turns.handle(message))
         budget = max(0.0, self.first_reply_seconds - (time.monotonic() - turn.received))
         try:
             replies = await asyncio.wait_for(asyncio.shield(answer), budget)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import wording
-from bot.types import Button, Reply
+from bot.dialogue import wording
+from bot.dialogue.messages import Button, Reply
 from handoff.tickets import Status, Ticket
 
 CARD = "application/vnd.microsoft.card.adaptive"

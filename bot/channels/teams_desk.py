@@ -13,12 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot import wording
 from bot.channels import teams_activity as act
 from bot.channels.teams_cards import card_message, card_response, desk_card, message
 from bot.channels.teams_sdk import BotFramework, Turn
 from bot.channels.teams_store import AgentChannel, DeskThread, TeamsStore
-from bot.core import DialogueCore, Services
+from bot.dialogue import wording
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
 from handoff.outbox import OutboxMessage
 from handoff.tickets import Ticket
 
@@ -35,13 +36,13 @@ class DeskNotReady(Exception):
 class AgentDesk:
     def __init__(
         self,
-        core: DialogueCore,
+        relay: Relay,
         services: Services,
         store: TeamsStore,
         framework: BotFramework,
         configured_channel: str | None,
     ) -> None:
-        self.core = core
+        self.relay = relay
         self.services = services
         self.store = store
         self.framework = framework
@@ -138,11 +139,11 @@ class AgentDesk:
         agent = act.sender_name(turn.activity)
         won = True
         if verb == "claim":
-            won = await self.core.claim(thread.ticket_id, agent, ORIGIN)
+            won = await self.relay.claim(thread.ticket_id, agent, ORIGIN)
         else:
             resolution = data.get("resolution")
             note = resolution if isinstance(resolution, str) else ""
-            await self.core.resolve(thread.ticket_id, agent, note, ORIGIN)
+            await self.relay.resolve(thread.ticket_id, agent, note, ORIGIN)
         ticket = await asyncio.to_thread(self.services.tickets.get, thread.ticket_id)
         if ticket is None:
             return
@@ -162,7 +163,7 @@ class AgentDesk:
         agent = act.sender_name(turn.activity)
         ticket_id = thread.ticket_id
         if text.lower().startswith(NOTE):
-            await self.core.note(ticket_id, agent, text[len(NOTE) :].strip())
+            await self.relay.note(ticket_id, agent, text[len(NOTE) :].strip())
             return
         ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
         if ticket is None or not ticket.open:
@@ -170,16 +171,16 @@ class AgentDesk:
             return
         owner = ticket.claimed_by
         if owner is None:
-            if await self.core.claim(ticket_id, agent, ORIGIN):
+            if await self.relay.claim(ticket_id, agent, ORIGIN):
                 owner = agent
             else:  # someone else claimed it a moment ago
                 claimed = await asyncio.to_thread(self.services.tickets.get, ticket_id)
                 owner = claimed.claimed_by if claimed else None
         if owner != agent:
-            await self.core.note(ticket_id, agent, text)
+            await self.relay.note(ticket_id, agent, text)
             await turn.reply(message(wording.TEAMS_DESK_NOT_YOURS.format(agent=owner)))
             return
-        await self.core.reply(ticket_id, agent, text, ORIGIN)
+        await self.relay.reply(ticket_id, agent, text, ORIGIN)
 
     # -- ticket events from the outbox --------------------------------------------------------
 

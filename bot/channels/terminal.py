@@ -6,10 +6,10 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from bot.conversations import ConversationStore
-from bot.core import DialogueCore
-from bot.types import Identity, IncomingMessage, Reply
-from bot.wording import plain_text
+from bot.dialogue.conversations import ConversationStore
+from bot.dialogue.messages import Identity, IncomingMessage, Reply
+from bot.dialogue.turns import Turns
+from bot.dialogue.wording import plain_text
 
 QUIT = {"/quit", "/exit", "quit", "exit"}
 
@@ -27,13 +27,13 @@ def render(reply: Reply) -> tuple[str, list[str]]:
 class TerminalChat:
     def __init__(
         self,
-        core: DialogueCore,
+        turns: Turns,
         conversations: ConversationStore,
         identity: Identity,
         conversation: str,
         write: Callable[[str], None] = print,
     ) -> None:
-        self.core = core
+        self.turns = turns
         self.conversations = conversations
         self.identity = identity
         self.key = conversation
@@ -47,7 +47,7 @@ class TerminalChat:
         action = None
         if stripped.isdigit() and 0 < int(stripped) <= len(self.actions):
             action, stripped = self.actions[int(stripped) - 1], ""
-        replies = await self.core.handle(
+        replies = await self.turns.handle(
             IncomingMessage("terminal", self.key, self.identity, stripped, action)
         )
         self.actions = []

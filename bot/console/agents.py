@@ -1,5 +1,5 @@
 """The agents' side: the queue of handed-off conversations and one conversation's view, where
-an agent claims it (one winner, through the core), replies to the employee in their own
+an agent claims it (one winner, through the relay), replies to the employee in their own
 channel, adds internal notes, resolves or hands back to the assistant."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from aiohttp import web
 
 from bot.console.context import ORIGIN, account_of, audit, console_of
 from bot.console.render import fragment, page, person, refusal
-from bot.conversations import StoredMessage
 from bot.db import aware
+from bot.dialogue.conversations import StoredMessage
 from flows.intents import Reason
 from handoff.tickets import OPEN, Event, EventKind, Priority, QueueFilter, Status, Ticket
 
@@ -210,7 +210,7 @@ def _mine(request: web.Request, ticket: Ticket) -> bool:
 async def claim(request: web.Request) -> web.StreamResponse:
     ticket = await _ticket(request)
     agent = account_of(request).display
-    won = await console_of(request).core.claim(ticket.id, agent, ORIGIN)
+    won = await console_of(request).relay.claim(ticket.id, agent, ORIGIN)
     await audit(request, "claimed" if won else "claim_lost", ticket.number)
     raise _back(ticket, "claimed" if won else "claim_lost")
 
@@ -222,7 +222,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         raise _back(ticket, "not_yours" if ticket.open else "closed")
     if not text:
         raise _back(ticket, "empty")
-    sent = await console_of(request).core.reply(
+    sent = await console_of(request).relay.reply(
         ticket.id, account_of(request).display, text, ORIGIN
     )
     await audit(request, "replied", ticket.number, {"characters": len(text)})
@@ -234,7 +234,7 @@ async def note(request: web.Request) -> web.StreamResponse:
     text = await _text(request, "text")
     if not text:
         raise _back(ticket, "empty")
-    await console_of(request).core.note(ticket.id, account_of(request).display, text)
+    await console_of(request).relay.note(ticket.id, account_of(request).display, text)
     await audit(request, "noted", ticket.number, {"characters": len(text)})
     raise _back(ticket, "noted")
 
@@ -244,7 +244,7 @@ async def resolve(request: web.Request) -> web.StreamResponse:
     resolution = await _text(request, "resolution")
     if not _mine(request, ticket):
         raise _back(ticket, "not_yours" if ticket.open else "closed")
-    done = await console_of(request).core.resolve(
+    done = await console_of(request).relay.resolve(
         ticket.id, account_of(request).display, resolution, ORIGIN
     )
     await audit(request, "resolved", ticket.number)
@@ -255,6 +255,6 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
     ticket = await _ticket(request)
     if not _mine(request, ticket):
         raise _back(ticket, "not_yours" if ticket.open else "closed")
-    done = await console_of(request).core.hand_back(ticket.id, account_of(request).display, ORIGIN)
+    done = await console_of(request).relay.hand_back(ticket.id, account_of(request).display, ORIGIN)
     await audit(request, "handed_back", ticket.number)
     raise _back(ticket, "handed_back" if done else "closed")

@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
 
-from bot.conversations import conversations_table, decisions_table
 from bot.db import aware
+from bot.dialogue.conversations import conversations_table, decisions_table
 from handoff.tickets import EventKind, events_table, tickets_table
 from retrieval.embedding import Embedder
 from retrieval.gaps import Gap, cluster, feedback_table, gaps_table

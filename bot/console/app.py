@@ -18,8 +18,9 @@ from bot.console.context import CONSOLE, Console
 from bot.console.gaps import CachedEmbedder, FixStore
 from bot.console.publishing import Publisher
 from bot.console.sessions import SessionStore, SignInLimit
-from bot.conversations import shared_secret
-from bot.core import DialogueCore, Services
+from bot.dialogue.conversations import shared_secret
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
 from bot.settings import Settings
 from bot.web.app import Mount
 
@@ -69,14 +70,14 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def build(settings: Settings, services: Services, core: DialogueCore) -> Console:
+def build(settings: Settings, services: Services, relay: Relay) -> Console:
     """The console's stores on the main database."""
     engine = services.conversations.engine
     key = shared_secret(engine, "console_sign_in_key", lambda: secrets.token_hex(32))
     return Console(
         settings=settings,
         services=services,
-        core=core,
+        relay=relay,
         accounts=AccountStore(engine),
         sessions=SessionStore(engine),
         limit=SignInLimit(engine),
@@ -96,9 +97,9 @@ def application(console: Console) -> web.Application:
     return app
 
 
-def mount(settings: Settings, services: Services, core: DialogueCore, host: str) -> Mount | None:
+def mount(settings: Settings, services: Services, relay: Relay, host: str) -> Mount | None:
     """Mount /console (always: without accounts nobody can sign in, and nothing is shown)."""
-    console = build(settings, services, core)
+    console = build(settings, services, relay)
 
     def add(app: web.Application) -> None:
         app.add_subapp("/console", application(console))

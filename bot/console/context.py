@@ -15,17 +15,18 @@ from bot.console.audit import AuditLog
 from bot.console.gaps import CachedEmbedder, FixStore
 from bot.console.publishing import Publisher
 from bot.console.sessions import Session, SessionStore, SignInLimit
-from bot.core import DialogueCore, Services
+from bot.dialogue.relay import Relay
+from bot.dialogue.services import Services
 from bot.settings import Settings
 
-ORIGIN = "console"  # the desk name the core is told, so no desk echoes the console's actions
+ORIGIN = "console"  # the desk name the relay is told, so no desk echoes the console's actions
 
 
 @dataclass
 class Console:
     settings: Settings
     services: Services
-    core: DialogueCore
+    relay: Relay
     accounts: AccountStore
     sessions: SessionStore
     limit: SignInLimit

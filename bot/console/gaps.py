@@ -19,8 +19,8 @@ import numpy as np
 from sqlalchemy import Engine, insert, select
 
 from bot.console.tables import fixes_table
-from bot.conversations import decisions_table
 from bot.db import aware
+from bot.dialogue.conversations import decisions_table
 from retrieval.embedding import Embedder, Vectors
 from retrieval.gaps import Cluster, Gap, cluster
 from retrieval.knowledge import KnowledgeBase

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
 from bot import wiring
-from bot.core import Services
+from bot.dialogue.services import Services
 from bot.evaluation import NoRequests, decide
 from bot.redaction import redact_text
 from bot.settings import Settings

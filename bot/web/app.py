@@ -14,8 +14,9 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.core import DialogueCore, Services
 from bot.demo_data import DemoUser
+from bot.dialogue.services import Services
+from bot.dialogue.turns import Turns
 from bot.web.chat import WebChat
 from bot.web.sessions import Signer
 
@@ -24,12 +25,11 @@ STATIC = Path(__file__).parent / "static"
 Mount = Callable[[web.Application], None]
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
-CORE: web.AppKey[DialogueCore] = web.AppKey("core", DialogueCore)
 
 
 def create_app(
     services: Services,
-    core: DialogueCore,
+    turns: Turns,
     signer: Signer,
     *,
     demo_users: tuple[DemoUser, ...] = (),
@@ -40,13 +40,12 @@ def create_app(
 ) -> web.Application:
     app = web.Application(middlewares=[_errors, _timing], client_max_size=1024 * 1024)
     app[SERVICES] = services
-    app[CORE] = core
     app.router.add_get("/healthz", _health)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/", _home)
     app.router.add_static("/static", STATIC, append_version=False)
     WebChat(
-        core, services.conversations, signer, demo_users, identity_header, secure_cookies
+        turns, services.conversations, signer, demo_users, identity_header, secure_cookies
     ).routes(app)
     for mount in mounts:
         mount(app)

@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.conversations import ConversationStore, StoredMessage
-from bot.core import DialogueCore
 from bot.demo_data import DemoUser
-from bot.types import Identity, IncomingMessage
+from bot.dialogue.conversations import ConversationStore, StoredMessage
+from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.turns import Turns
 from bot.web.sessions import ChatSession, Signer
 from bot.web.templates import render
 
@@ -27,7 +27,7 @@ MAX_TEXT = 4000
 
 @dataclass
 class WebChat:
-    core: DialogueCore
+    turns: Turns
     conversations: ConversationStore
     signer: Signer
     demo_users: tuple[DemoUser, ...] = ()
@@ -141,7 +141,7 @@ class WebChat:
         if not text.strip() and not action:
             raise web.HTTPBadRequest(text="Empty message.")
         identity = Identity(session.user_id, session.email, session.name)
-        await self.core.handle(
+        await self.turns.handle(
             IncomingMessage(
                 "web", session.sid, identity, text, action, reference={"sid": session.sid}
             )

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import aware
-from bot.types import Reply
+from bot.dialogue.messages import Reply
 
 metadata = MetaData()
 

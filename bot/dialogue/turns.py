@@ -1,8 +1,9 @@
-"""The dialogue core: one turn is redact -> load state -> route -> flow -> decide -> persist
--> audit. Channels turn their events into `IncomingMessage`s and render the `Reply`s.
+"""User turns: one turn is redact -> load state -> route -> flow -> decide -> persist -> audit.
+Channels turn their events into `IncomingMessage`s and render the `Reply`s.
 
 Every conversation starts with the disclosure that this is an automated assistant. While a
-person has the conversation the core does not answer: the user's messages go to the ticket.
+person has the conversation the assistant does not answer: the user's messages go to the
+ticket and the desks (what agents do is the relay's, bot.dialogue.relay).
 """
 
 from __future__ import annotations
@@ -12,70 +13,30 @@ import logging
 import time
 import traceback
 import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy.engine import Connection
 
-from bot import wording
-from bot.conversations import Conversation, ConversationChanged, ConversationStore, StoredMessage
-from bot.encoding import BatchingEncoder, Vector
-from bot.metrics import Metrics
+from bot.dialogue import wording
+from bot.dialogue.conversations import Conversation, ConversationChanged, StoredMessage
+from bot.dialogue.encoding import Vector
+from bot.dialogue.messages import IncomingMessage, Reply
+from bot.dialogue.outbound import notify_desks
+from bot.dialogue.services import Services
+from bot.dialogue.spool import spool
 from bot.redaction import Redaction, redact
-from bot.spool import spool
-from bot.types import IncomingMessage, Reply
 from flows.intents import Reason
-from flows.policy import Policy
 from flows.types import FlowState, Handoff, Outcome, RecordFeedback, RecordGap, UserTurn
 from handoff.facts import extract_facts
-from handoff.outbox import Outbox, OutboxMessage
 from handoff.summary import CaseOutline, summarize, ticket_title
-from handoff.tickets import EventKind, NewTicket, Ticket, TicketStore
-from retrieval.gaps import GapStore
-from retrieval.knowledge import KnowledgeBase
+from handoff.tickets import EventKind, NewTicket, Ticket
 
 log = logging.getLogger(__name__)
-
-
-def queue_replies(
-    outbox: Outbox,
-    channel: str,
-    reference: Mapping[str, Any],
-    replies: Sequence[Reply],
-    conn: Connection | None = None,
-) -> None:
-    """Replies for a channel that does not poll; its outbox sender reads them with
-    `replies_of`."""
-    outbox.add(channel, dict(reference), {"replies": [r.to_dict() for r in replies]}, conn)
-
-
-def replies_of(message: OutboxMessage) -> list[Reply]:
-    return [Reply.from_dict(r) for r in message.payload.get("replies", ())]
-
 
 # A turn whose conversation another replica saved meanwhile is decided again on the new state;
 # more than a couple of collisions in a row means something else is wrong.
 TURN_ATTEMPTS = 3
-
-# Channels that read new messages from the transcript themselves (web chat and terminal
-# poll); the others get them pushed through the outbox.
-PULL_CHANNELS = frozenset({"web", "terminal"})
-
-
-@dataclass
-class Services:
-    knowledge: KnowledgeBase
-    policy: Policy
-    conversations: ConversationStore
-    tickets: TicketStore
-    gaps: GapStore
-    outbox: Outbox
-    encoder: BatchingEncoder
-    desks: tuple[str, ...] = ()  # outbox destinations of agent desks (e.g. "desk:slack")
-    metrics: Metrics = field(default_factory=Metrics)
-    spool_file: Path = Path("deskbot-spool.jsonl")
 
 
 def _consume(task: asyncio.Future[Vector | None]) -> None:
@@ -85,7 +46,7 @@ def _consume(task: asyncio.Future[Vector | None]) -> None:
         task.exception()
 
 
-class DialogueCore:
+class Turns:
     def __init__(self, services: Services) -> None:
         self.s = services
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -172,7 +133,7 @@ class DialogueCore:
                         replace(conversation, mode="human", ticket_id=ticket.id, disclosed=True),
                         checked=False,
                     )
-                    self._notify_desks(conn, ticket, "opened")
+                    notify_desks(self.s, conn, ticket, "opened")
                     apology = replace(
                         apology,
                         text=wording.APOLOGY_TICKET.format(number=ticket.number),
@@ -287,7 +248,7 @@ class DialogueCore:
                 },
             )
             if ticket is not None:
-                self._notify_desks(conn, ticket, "opened")
+                notify_desks(self.s, conn, ticket, "opened")
         return replies
 
     def _carry_out(
@@ -390,141 +351,5 @@ class DialogueCore:
                 conversation.id,
                 [("user", text, {}), *(("bot", r.text, {"reply": r.to_dict()}) for r in replies)],
             )
-            self._notify_desks(conn, ticket, "user_message", {"text": text})
+            notify_desks(self.s, conn, ticket, "user_message", {"text": text})
         return replies
-
-    # -- the agent side -----------------------------------------------------------------------
-
-    def _notify_desks(
-        self, conn: Connection, ticket: Ticket, event: str, extra: Mapping[str, Any] | None = None
-    ) -> None:
-        for desk in self.s.desks:
-            self.s.outbox.add(
-                desk, {"ticket_id": ticket.id}, {"event": event, **(extra or {})}, conn
-            )
-
-    def _deliver(
-        self, conn: Connection, conversation: Conversation, replies: Sequence[Reply], role: str
-    ) -> None:
-        """Put replies in the transcript, and push them to channels that do not poll."""
-        self.s.conversations.add_messages(
-            conn, conversation.id, [(role, r.text, {"reply": r.to_dict()}) for r in replies]
-        )
-        channel = conversation.channel
-        if channel not in PULL_CHANNELS:
-            queue_replies(self.s.outbox, channel, conversation.reference, replies, conn)
-
-    def _conversation_of(self, ticket: Ticket) -> Conversation | None:
-        return self.s.conversations.get(ticket.conversation_id) if ticket.conversation_id else None
-
-    async def claim(self, ticket_id: int, agent: str, origin: str = "") -> bool:
-        """Claim a ticket; the user is told a named person is now answering. One winner.
-        `origin` names the desk the agent acted in, so it does not echo its own action."""
-        return await asyncio.to_thread(self._claim, ticket_id, agent, origin)
-
-    def _claim(self, ticket_id: int, agent: str, origin: str) -> bool:
-        if not self.s.tickets.claim(ticket_id, agent):
-            return False
-        ticket = self.s.tickets.get(ticket_id)
-        assert ticket is not None
-        conversation = self._conversation_of(ticket)
-        with self.s.conversations.engine.begin() as conn:
-            if conversation is not None:
-                self.s.conversations.save(
-                    conn,
-                    replace(conversation, mode="human", agent_name=agent, ticket_id=ticket.id),
-                    checked=False,
-                )
-                self._deliver(
-                    conn,
-                    conversation,
-                    [Reply(wording.AGENT_JOINED.format(agent=agent), "handover")],
-                    "system",
-                )
-            self._notify_desks(conn, ticket, "claimed", {"agent": agent, "origin": origin})
-        return True
-
-    async def reply(self, ticket_id: int, agent: str, text: str, origin: str = "") -> bool:
-        """An agent's message to the user (redacted like everything else)."""
-        return await asyncio.to_thread(self._reply, ticket_id, agent, redact(text).text, origin)
-
-    def _reply(self, ticket_id: int, agent: str, text: str, origin: str) -> bool:
-        ticket = self.s.tickets.get(ticket_id)
-        if ticket is None or not ticket.open or not text.strip():
-            return False
-        self.s.tickets.add_event(ticket.id, EventKind.AGENT_MESSAGE, agent, text)
-        conversation = self._conversation_of(ticket)
-        with self.s.conversations.engine.begin() as conn:
-            if conversation is not None:
-                self._deliver(
-                    conn,
-                    conversation,
-                    [Reply(text, "agent", automated=False, author=agent)],
-                    "agent",
-                )
-            self._notify_desks(
-                conn, ticket, "agent_message", {"agent": agent, "text": text, "origin": origin}
-            )
-        return True
-
-    async def note(self, ticket_id: int, agent: str, text: str) -> bool:
-        """An internal note: on the ticket only, never shown to the user."""
-
-        def write() -> bool:
-            if self.s.tickets.get(ticket_id) is None:
-                return False
-            self.s.tickets.add_event(ticket_id, EventKind.NOTE, agent, redact(text).text)
-            return True
-
-        return await asyncio.to_thread(write)
-
-    async def resolve(self, ticket_id: int, agent: str, resolution: str, origin: str = "") -> bool:
-        """Close the ticket and hand the user back to the assistant, asking if it is solved."""
-        return await asyncio.to_thread(
-            self._close, ticket_id, agent, redact(resolution).text, True, origin
-        )
-
-    async def hand_back(self, ticket_id: int, agent: str, origin: str = "") -> bool:
-        """Return the user to the assistant without closing the ticket."""
-        return await asyncio.to_thread(self._close, ticket_id, agent, "", False, origin)
-
-    def _close(
-        self, ticket_id: int, agent: str, resolution: str, resolve: bool, origin: str
-    ) -> bool:
-        done = (
-            self.s.tickets.resolve(ticket_id, agent, resolution)
-            if resolve
-            else self.s.tickets.hand_back(ticket_id, agent)
-        )
-        if not done:
-            return False
-        ticket = self.s.tickets.get(ticket_id)
-        assert ticket is not None
-        conversation = self._conversation_of(ticket)
-        with self.s.conversations.engine.begin() as conn:
-            if conversation is not None:
-                fields = {"agent": agent, "number": ticket.number, "assistant": wording.ASSISTANT}
-                if resolve:
-                    text = wording.RESOLVED.format(**fields)
-                    if resolution.strip():
-                        text += "\n" + wording.RESOLUTION_NOTE.format(resolution=resolution.strip())
-                    back = Reply(text, "handback", buttons=(wording.SOLVED, wording.NOT_SOLVED))
-                else:
-                    back = Reply(
-                        wording.HANDED_BACK.format(**fields),
-                        "handback",
-                        buttons=(wording.TALK_TO_PERSON,),
-                    )
-                # a fresh start with the assistant: earlier questions belong to the ticket
-                self.s.conversations.save(
-                    conn,
-                    replace(
-                        conversation, mode="bot", agent_name=None, flow_state=FlowState().to_dict()
-                    ),
-                    checked=False,
-                )
-                self._deliver(conn, conversation, [back], "system")
-            self._notify_desks(
-                conn, ticket, "resolved" if resolve else "handed_back", {"agent": agent}
-            )
-        return True

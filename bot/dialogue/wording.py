@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from bot.types import Button, Reply, Source
+from bot.dialogue.messages import Button, Reply, Source
 from flows.intents import Reason
 from flows.types import Say
 from handoff.tickets import RequestView

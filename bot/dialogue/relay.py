@@ -1,0 +1,153 @@
+"""The desk relay: what agents do with a handed-off conversation, from whichever desk they
+work in (Slack, Teams, the console). Claim, reply, note, hand back, resolve: each changes the
+ticket, tells the employee in their channel, and tells the other desks.
+
+`origin` names the desk an agent acted in, so that desk does not echo its own action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+
+from sqlalchemy.engine import Connection
+
+from bot.dialogue import wording
+from bot.dialogue.conversations import Conversation
+from bot.dialogue.messages import Reply
+from bot.dialogue.outbound import PULL_CHANNELS, notify_desks, queue_replies
+from bot.dialogue.services import Services
+from bot.redaction import redact
+from flows.types import FlowState
+from handoff.tickets import EventKind, Ticket
+
+
+class Relay:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def _deliver(
+        self, conn: Connection, conversation: Conversation, replies: Sequence[Reply], role: str
+    ) -> None:
+        """Put replies in the transcript, and push them to channels that do not poll."""
+        self.s.conversations.add_messages(
+            conn, conversation.id, [(role, r.text, {"reply": r.to_dict()}) for r in replies]
+        )
+        channel = conversation.channel
+        if channel not in PULL_CHANNELS:
+            queue_replies(self.s.outbox, channel, conversation.reference, replies, conn)
+
+    def _conversation_of(self, ticket: Ticket) -> Conversation | None:
+        return self.s.conversations.get(ticket.conversation_id) if ticket.conversation_id else None
+
+    async def claim(self, ticket_id: int, agent: str, origin: str = "") -> bool:
+        """Claim a ticket; the user is told a named person is now answering. One winner.
+        `origin` names the desk the agent acted in, so it does not echo its own action."""
+        return await asyncio.to_thread(self._claim, ticket_id, agent, origin)
+
+    def _claim(self, ticket_id: int, agent: str, origin: str) -> bool:
+        if not self.s.tickets.claim(ticket_id, agent):
+            return False
+        ticket = self.s.tickets.get(ticket_id)
+        assert ticket is not None
+        conversation = self._conversation_of(ticket)
+        with self.s.conversations.engine.begin() as conn:
+            if conversation is not None:
+                self.s.conversations.save(
+                    conn,
+                    replace(conversation, mode="human", agent_name=agent, ticket_id=ticket.id),
+                    checked=False,
+                )
+                self._deliver(
+                    conn,
+                    conversation,
+                    [Reply(wording.AGENT_JOINED.format(agent=agent), "handover")],
+                    "system",
+                )
+            notify_desks(self.s, conn, ticket, "claimed", {"agent": agent, "origin": origin})
+        return True
+
+    async def reply(self, ticket_id: int, agent: str, text: str, origin: str = "") -> bool:
+        """An agent's message to the user (redacted like everything else)."""
+        return await asyncio.to_thread(self._reply, ticket_id, agent, redact(text).text, origin)
+
+    def _reply(self, ticket_id: int, agent: str, text: str, origin: str) -> bool:
+        ticket = self.s.tickets.get(ticket_id)
+        if ticket is None or not ticket.open or not text.strip():
+            return False
+        self.s.tickets.add_event(ticket.id, EventKind.AGENT_MESSAGE, agent, text)
+        conversation = self._conversation_of(ticket)
+        with self.s.conversations.engine.begin() as conn:
+            if conversation is not None:
+                self._deliver(
+                    conn,
+                    conversation,
+                    [Reply(text, "agent", automated=False, author=agent)],
+                    "agent",
+                )
+            extra = {"agent": agent, "text": text, "origin": origin}
+            notify_desks(self.s, conn, ticket, "agent_message", extra)
+        return True
+
+    async def note(self, ticket_id: int, agent: str, text: str) -> bool:
+        """An internal note: on the ticket only, never shown to the user."""
+
+        def write() -> bool:
+            if self.s.tickets.get(ticket_id) is None:
+                return False
+            self.s.tickets.add_event(ticket_id, EventKind.NOTE, agent, redact(text).text)
+            return True
+
+        return await asyncio.to_thread(write)
+
+    async def resolve(self, ticket_id: int, agent: str, resolution: str, origin: str = "") -> bool:
+        """Close the ticket and hand the user back to the assistant, asking if it is solved."""
+        return await asyncio.to_thread(
+            self._close, ticket_id, agent, redact(resolution).text, True, origin
+        )
+
+    async def hand_back(self, ticket_id: int, agent: str, origin: str = "") -> bool:
+        """Return the user to the assistant without closing the ticket."""
+        return await asyncio.to_thread(self._close, ticket_id, agent, "", False, origin)
+
+    def _close(
+        self, ticket_id: int, agent: str, resolution: str, resolve: bool, origin: str
+    ) -> bool:
+        done = (
+            self.s.tickets.resolve(ticket_id, agent, resolution)
+            if resolve
+            else self.s.tickets.hand_back(ticket_id, agent)
+        )
+        if not done:
+            return False
+        ticket = self.s.tickets.get(ticket_id)
+        assert ticket is not None
+        conversation = self._conversation_of(ticket)
+        with self.s.conversations.engine.begin() as conn:
+            if conversation is not None:
+                fields = {"agent": agent, "number": ticket.number, "assistant": wording.ASSISTANT}
+                if resolve:
+                    text = wording.RESOLVED.format(**fields)
+                    if resolution.strip():
+                        text += "\n" + wording.RESOLUTION_NOTE.format(resolution=resolution.strip())
+                    back = Reply(text, "handback", buttons=(wording.SOLVED, wording.NOT_SOLVED))
+                else:
+                    back = Reply(
+                        wording.HANDED_BACK.format(**fields),
+                        "handback",
+                        buttons=(wording.TALK_TO_PERSON,),
+                    )
+                # a fresh start with the assistant: earlier questions belong to the ticket
+                self.s.conversations.save(
+                    conn,
+                    replace(
+                        conversation, mode="bot", agent_name=None, flow_state=FlowState().to_dict()
+                    ),
+                    checked=False,
+                )
+                self._deliver(conn, conversation, [back], "system")
+            notify_desks(
+                self.s, conn, ticket, "resolved" if resolve else "handed_back", {"agent": agent}
+            )
+        return True
