@@ -62,7 +62,7 @@ KEEPING_UP = 2.0  # seconds: answers slower than this at p99 mean a growing back
 
 
 def serve(args: argparse.Namespace) -> None:
-    from bot.channels import slack
+    from bot.channels.slack import channel as slack
     from bot.cli import setup_logging
     from bot.server import build, prepare_knowledge, serve
     from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings

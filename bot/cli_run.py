@@ -65,10 +65,12 @@ def chat_command(
     runtime = build(settings())
     err.print("Loading…")
     prepare_knowledge(runtime.settings, runtime.services, import_path=False)
-    from bot.channels.terminal import TerminalChat
+    from bot.channels.terminal.channel import TerminalChannel
 
     identity = Identity(as_email or "terminal-user", as_email, None)
-    chat = TerminalChat(runtime.turns, runtime.services.conversations, identity, str(uuid.uuid4()))
+    chat = TerminalChannel(
+        runtime.turns, runtime.services.conversations, identity, str(uuid.uuid4())
+    )
     asyncio.run(chat.run())
 
 

@@ -7,8 +7,8 @@ from sqlalchemy import MetaData
 
 def all_metadata() -> list[MetaData]:
     import retrieval.gaps  # noqa: F401 - registers its tables on the retrieval metadata
-    from bot.channels.slack_tables import metadata as slack_metadata
-    from bot.channels.teams_tables import metadata as teams_metadata
+    from bot.channels.slack.store import metadata as slack_metadata
+    from bot.channels.teams.store import metadata as teams_metadata
     from bot.console.tables import metadata as console_metadata
     from bot.dialogue.conversations import metadata as bot_metadata
     from handoff.outbox import outbox_table  # noqa: F401 - registers the outbox table

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot import demo_data, wiring
+from bot.channels.web.app import Mount, create_app
+from bot.channels.web.sessions import Signer
 from bot.dialogue.conversations import shared_secret
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.relay import Relay
@@ -18,8 +20,6 @@ from bot.dialogue.services import Services
 from bot.dialogue.spool import drain
 from bot.dialogue.turns import Turns
 from bot.settings import Settings
-from bot.web.app import Mount, create_app
-from bot.web.sessions import Signer
 from retrieval.embedding import Embedder
 from retrieval.loader import load_path
 
@@ -53,7 +53,8 @@ def channel_mounts(
 ) -> tuple[Mount, ...]:
     """The channels configured in Settings mount themselves here; each returns None when it
     is not configured (and logs why)."""
-    from bot.channels import slack, teams
+    from bot.channels.slack import channel as slack
+    from bot.channels.teams import channel as teams
     from bot.console import app as console
 
     mounts = (

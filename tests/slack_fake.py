@@ -26,8 +26,8 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, WSMsgType, web
 
-from bot.channels.slack import SlackChannel
-from bot.channels.slack_post import Pacer
+from bot.channels.slack.channel import SlackChannel
+from bot.channels.slack.post import Pacer
 from bot.dialogue.services import Services
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings

@@ -32,9 +32,9 @@ from aiohttp import ClientSession, web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from bot.channels import teams
-from bot.channels.teams_auth import Cloud
-from bot.channels.teams_delivery import RetryPolicy
+from bot.channels.teams import channel as teams
+from bot.channels.teams.auth import Cloud
+from bot.channels.teams.delivery import RetryPolicy
 from bot.dialogue.services import Services
 from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.slack import wording as slack_wording
 from bot.dialogue import wording
 from tests.slack_fake import (
     BOT_ID,
@@ -79,7 +80,7 @@ async def test_mention_is_answered_in_its_thread(world: World) -> None:
 async def test_helpdesk_command_acks_then_answers_in_direct_messages(world: World) -> None:
     priya = world.fake.person("Priya Shah", "priya.shah@example.com")
     answer = await world.slack.command(priya, "CGENERAL", VPN)
-    assert answer.status == 200 and answer.json()["text"] == wording.SLACK_COMMAND_ACK
+    assert answer.status == 200 and answer.json()["text"] == slack_wording.COMMAND_ACK
     assert answer.seconds < 1.0
     [post] = await world.fake.wait_posts("D" + priya, 1)
     assert world.fake.called("conversations.open")[-1].params["users"] == priya
@@ -87,7 +88,7 @@ async def test_helpdesk_command_acks_then_answers_in_direct_messages(world: Worl
     assert "vpn-install-connect" in texts(post)
 
     usage = await world.slack.command(priya, "CGENERAL", "   ")
-    assert usage.json()["text"] == wording.SLACK_COMMAND_USAGE
+    assert usage.json()["text"] == slack_wording.COMMAND_USAGE
 
 
 async def test_helpful_button_is_answered_once_and_marked(world: World) -> None:
@@ -99,7 +100,7 @@ async def test_helpful_button_is_answered_once_and_marked(world: World) -> None:
     updated = world.fake.messages[(answer.channel, answer.ts)]
     assert updated.updates == 1
     assert "helpful" not in buttons(updated)  # the row of buttons became a note
-    assert wording.SLACK_PRESSED.format(label="Helpful") in texts(updated)
+    assert slack_wording.PRESSED.format(label="Helpful") in texts(updated)
     # a second press on the stale copy of the message changes nothing
     await world.slack.click(user, stale, "helpful")
     await world.bot.settle()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 
+from bot.channels.slack import wording as slack_wording
 from bot.dialogue import wording
 from handoff.tickets import EventKind, NewTicket, Status
 from tests.slack_fake import (
@@ -174,7 +175,7 @@ async def test_two_simultaneous_claims_have_one_winner(world: World) -> None:
     [refusal] = [c for c in world.fake.called("chat.postEphemeral") if c.params["user"] == loser][
         -1:
     ]
-    assert refusal.params["text"] == wording.SLACK_DESK_ALREADY_CLAIMED.format(
+    assert refusal.params["text"] == slack_wording.DESK_ALREADY_CLAIMED.format(
         number=ticket.number, agent=ticket.claimed_by
     )
     assert f"Claimed by {ticket.claimed_by}" in texts(world.fake.messages[(AGENT_CHANNEL, post.ts)])
@@ -220,7 +221,7 @@ async def test_a_resolve_dialog_submitted_late_is_refused(world: World) -> None:
     assert ticket.resolution == "Fixed by Chris"
     refusal = world.fake.called("chat.postEphemeral")[-1].params
     assert refusal["user"] == DANA
-    assert refusal["text"] == wording.SLACK_DESK_ALREADY_CLOSED.format(number=number)
+    assert refusal["text"] == slack_wording.DESK_ALREADY_CLOSED.format(number=number)
     assert not any("Resolution: x" in p.text for p in world.fake.posts("D" + user))
 
 

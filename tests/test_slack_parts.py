@@ -11,8 +11,9 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from bot import wiring
-from bot.channels import slack
-from bot.channels.slack_blocks import (
+from bot.channels.slack import channel as slack
+from bot.channels.slack import wording as slack_wording
+from bot.channels.slack.blocks import (
     NOTE_BLOCK,
     NOTE_INPUT,
     SECTION_LIMIT,
@@ -21,8 +22,8 @@ from bot.channels.slack_blocks import (
     resolve_modal,
     ticket_message,
 )
-from bot.channels.slack_events import click, note_submission, plain, well_formed
-from bot.channels.slack_identity import identity_of
+from bot.channels.slack.events import click, note_submission, plain, well_formed
+from bot.channels.slack.identity import identity_of
 from bot.dialogue import wording
 from bot.dialogue.messages import Button, Reply, Source
 from bot.dialogue.relay import Relay
@@ -112,7 +113,7 @@ def test_a_pressed_row_becomes_a_note() -> None:
     after = pressed(message["blocks"], row, "A")
     assert after[-1] == {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": wording.SLACK_PRESSED.format(label="A")}],
+        "elements": [{"type": "mrkdwn", "text": slack_wording.PRESSED.format(label="A")}],
     }
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import ClientSession
 
-from bot.channels.slack_post import Pacer, Poster
+from bot.channels.slack.post import Pacer, Poster
 from handoff.tickets import QueueFilter, Status
 from tests.slack_fake import (
     FakeSlack,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels.slack import wording as slack_wording
 from bot.dialogue import wording
 from tests.slack_fake import (
     APP_TOKEN,
@@ -69,6 +70,6 @@ async def test_buttons_arrive_as_interactive_envelopes(world: World) -> None:
 async def test_slash_commands_are_acked_with_a_note_then_answered(world: World) -> None:
     user = world.fake.person("Priya Shah", "priya.shah@example.com")
     ack = await world.fake.envelope("slash_commands", command(user, "CGENERAL", VPN))
-    assert ack["payload"]["text"] == wording.SLACK_COMMAND_ACK
+    assert ack["payload"]["text"] == slack_wording.COMMAND_ACK
     [reply] = await world.fake.wait_posts("D" + user, 1)
     assert "vpn-install-connect" in texts(reply)

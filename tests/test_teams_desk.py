@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from bot.channels.teams_activity import channel_setting
-from bot.channels.teams_cards import CARD
-from bot.channels.teams_desk import DESK
-from bot.dialogue import wording
+from bot.channels.teams import wording as teams_wording
+from bot.channels.teams.activity import channel_setting
+from bot.channels.teams.cards import CARD
+from bot.channels.teams.desk import DESTINATION
 from handoff.tickets import EventKind, NewTicket, Status, Ticket
 from tests.teams_fake import (
     AGENTS,
@@ -81,7 +81,7 @@ def card_of(answer_body: dict[str, Any]) -> dict[str, Any]:
 async def test_full_handoff_round_trip(demo_url: str, azure: AzureFake) -> None:
     async with teams_world(demo_url, azure) as world:
         teams = world.connector
-        assert wording.TEAMS_DESK_BOUND in (await set_up_desk(world)).words
+        assert teams_wording.DESK_BOUND in (await set_up_desk(world)).words
 
         root, ticket = await handed_off(world)
         handoff = world.chat(ALEX)[-1]
@@ -161,7 +161,7 @@ async def test_hand_offs_from_before_the_desk_existed_are_posted_when_it_is_set_
         await world.settle()
         ticket = ticket_of(world)
         assert world.connector.threads_in(AGENTS) == []  # nowhere to post yet
-        assert wording.TEAMS_DESK_BOUND in (await set_up_desk(world)).words
+        assert teams_wording.DESK_BOUND in (await set_up_desk(world)).words
         await world.settle()
         [root] = world.connector.threads_in(AGENTS)  # the demo's older requests are not
         assert ticket.number in root.words
@@ -225,7 +225,7 @@ async def test_simultaneous_claims_on_postgresql_without_a_chat(
                 number="REQ0009001",
             )
         )
-        services.outbox.add(DESK, {"ticket_id": ticket.id}, {"event": "opened"})
+        services.outbox.add(DESTINATION, {"ticket_id": ticket.id}, {"event": "opened"})
         await world.settle()
         [root] = world.connector.threads_in(AGENTS)
         for _ in range(3):  # three races; after each the winner hands the request back
@@ -251,7 +251,7 @@ async def test_the_desk_survives_a_restart(demo_url: str) -> None:
             await first.settle()
 
         async with teams_world(demo_url, connector=connector) as second:
-            assert DESK in second.bot.services.desks
+            assert DESTINATION in second.bot.services.desks
             before = len(second.chat(ALEX))
             said = thread_reply(DANA, root.conversation, "Back after the restart?")
             assert (await second.teams.send(said)).status == 201
@@ -292,7 +292,7 @@ async def test_who_may_write_to_the_employee(demo_url: str) -> None:
         assert (await world.teams.send(other)).status == 201
         hint = world.connector.in_conversation(root.conversation)[-1]
         assert hint.reply_to == other["id"]
-        assert wording.TEAMS_DESK_NOT_YOURS.format(agent="Dana Whitfield") in hint.words
+        assert teams_wording.DESK_NOT_YOURS.format(agent="Dana Whitfield") in hint.words
         await world.settle()
         assert len(world.chat(ALEX)) == chat_before + 2  # neither reached Alex
         notes = [(e.actor, e.body) for e in tickets.events(ticket.id) if e.kind is EventKind.NOTE]
@@ -315,7 +315,7 @@ async def test_who_may_write_to_the_employee(demo_url: str) -> None:
         late = thread_reply(DANA, root.conversation, "one more thing")
         assert (await world.teams.send(late)).status == 201
         assert (
-            wording.TEAMS_DESK_CLOSED
+            teams_wording.DESK_CLOSED
             in world.connector.in_conversation(root.conversation)[-1].words
         )
         assert "one more thing" not in world.chat(ALEX)[-1].words
@@ -323,11 +323,11 @@ async def test_who_may_write_to_the_employee(demo_url: str) -> None:
 
 async def test_the_agents_channel_cannot_be_diverted(demo_url: str) -> None:
     async with teams_world(demo_url) as world:
-        assert DESK not in world.bot.services.desks  # nowhere to post yet
-        assert wording.TEAMS_DESK_BOUND in (await set_up_desk(world)).words
-        assert DESK in world.bot.services.desks
+        assert DESTINATION not in world.bot.services.desks  # nowhere to post yet
+        assert teams_wording.DESK_BOUND in (await set_up_desk(world)).words
+        assert DESTINATION in world.bot.services.desks
         refused = await set_up_desk(world, GENERAL)
-        assert wording.TEAMS_DESK_REFUSED in refused.words
+        assert teams_wording.DESK_REFUSED in refused.words
         await handed_off(world)  # the card still goes to the agents' channel
         assert world.connector.threads_in(GENERAL) == []
 
@@ -336,7 +336,7 @@ async def test_a_configured_agents_channel_is_found_when_the_app_is_installed(
     demo_url: str,
 ) -> None:
     async with teams_world(demo_url, DESKBOT_TEAMS_AGENT_CHANNEL=GENERAL) as world:
-        assert DESK in world.bot.services.desks
+        assert DESTINATION in world.bot.services.desks
         await world.say(ALEX, "talk to a person")
         assert await world.bot.deliver() == 0  # no service URL for the channel yet: kept
         assert world.bot.services.outbox.depth() == 1
@@ -347,7 +347,7 @@ async def test_a_configured_agents_channel_is_found_when_the_app_is_installed(
         [root] = world.connector.threads_in(GENERAL)
         assert ticket_of(world).number in root.words
 
-        assert wording.TEAMS_DESK_REFUSED in (await set_up_desk(world, AGENTS)).words
+        assert teams_wording.DESK_REFUSED in (await set_up_desk(world, AGENTS)).words
 
 
 async def test_card_actions_outside_their_thread_do_nothing(demo_url: str) -> None:

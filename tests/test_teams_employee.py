@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.channels import teams
-from bot.channels.teams_delivery import RetryPolicy
+from bot.channels.teams import channel as teams
+from bot.channels.teams import wording as teams_wording
+from bot.channels.teams.delivery import RetryPolicy
 from bot.dialogue import wording
 from bot.dialogue.messages import Reply
 from bot.settings import Settings
@@ -120,7 +121,7 @@ async def test_install_sends_the_welcome_which_is_the_disclosure(demo_url: str) 
         conversation = world.bot.services.conversations.find("teams", personal(ALEX)["id"])
         assert conversation is not None
         history = world.bot.services.conversations.messages(conversation.id)
-        assert history[0].text == wording.TEAMS_WELCOME
+        assert history[0].text == teams_wording.WELCOME
 
         # another member joining a chat is no install
         other = installed(ALEX) | {"membersAdded": [{"id": PRIYA.id}]}
@@ -209,7 +210,7 @@ async def test_a_slow_answer_is_announced_in_time_then_follows(demo_url: str) ->
         assert (await world.teams.send(sent)).status == 201
         answered_in = time.monotonic() - started
         [notice] = world.chat(ALEX)
-        assert notice.words == wording.TEAMS_STILL_WORKING and notice.reply_to == sent["id"]
+        assert notice.words == teams_wording.STILL_WORKING and notice.reply_to == sent["id"]
         assert answered_in < 2.0  # the notice did not wait for the model
 
         outbox = world.bot.services.outbox

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from bot.channels.teams_activity import is_setup_command
+from bot.channels.teams.activity import is_setup_command
 
 PACKAGE = Path(__file__).resolve().parent.parent / "deploy" / "teams"
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.channels.web.app import Mount
 from bot.console import agents, articles, auth, dashboard, knowledge
 from bot.console.accounts import ADMINS, AGENTS, EVERYONE, OWNERS, AccountStore
 from bot.console.audit import AuditLog
@@ -22,7 +23,6 @@ from bot.dialogue.conversations import shared_secret
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.settings import Settings
-from bot.web.app import Mount
 
 STATIC = Path(__file__).parent / "static"
 STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js)$")

@@ -13,18 +13,18 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot.channels import teams_activity as act
-from bot.channels.teams_cards import card_message, card_response, desk_card, message
-from bot.channels.teams_sdk import BotFramework, Turn
-from bot.channels.teams_store import AgentChannel, DeskThread, TeamsStore
-from bot.dialogue import wording
+from bot.channels.teams import activity as act
+from bot.channels.teams import wording as teams_wording
+from bot.channels.teams.cards import card_message, card_response, desk_card, message
+from bot.channels.teams.sdk import BotFramework, Turn
+from bot.channels.teams.store import AgentChannel, DeskStore, DeskThread
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from handoff.outbox import OutboxMessage
 from handoff.tickets import Ticket
 
 log = logging.getLogger(__name__)
-DESK = "desk:teams"
+DESTINATION = "desk:teams"
 ORIGIN = "teams"
 NOTE = "note:"
 
@@ -33,12 +33,12 @@ class DeskNotReady(Exception):
     """Nowhere to post yet; the outbox tries again later."""
 
 
-class AgentDesk:
+class TeamsDesk:
     def __init__(
         self,
         relay: Relay,
         services: Services,
-        store: TeamsStore,
+        store: DeskStore,
         framework: BotFramework,
         configured_channel: str | None,
     ) -> None:
@@ -58,8 +58,8 @@ class AgentDesk:
 
     def enable(self) -> None:
         """From now on the dialogue core tells this desk about every ticket."""
-        if DESK not in self.services.desks:
-            self.services.desks = (*self.services.desks, DESK)
+        if DESTINATION not in self.services.desks:
+            self.services.desks = (*self.services.desks, DESTINATION)
 
     # -- finding the agents' channel ----------------------------------------------------------
 
@@ -86,13 +86,13 @@ class AgentDesk:
         else:
             allowed = current is None or current.channel_id == channel
         if channel is None or not allowed:
-            await turn.reply(message(wording.TEAMS_DESK_REFUSED))
+            await turn.reply(message(teams_wording.DESK_REFUSED))
             return
         new = AgentChannel(channel, _channel_reference(turn.activity, channel))
         if current != new:
             await self._bind(new, first=current is None)
         self.enable()  # bound by another replica: this one posts hand-offs from now on too
-        await turn.reply(message(wording.TEAMS_DESK_BOUND))
+        await turn.reply(message(teams_wording.DESK_BOUND))
 
     async def _bind(self, channel: AgentChannel, first: bool) -> None:
         await asyncio.to_thread(self.store.set_agent_channel, channel)
@@ -110,7 +110,9 @@ class AgentDesk:
         waiting = [i for i in handoffs if i not in posted]
         with self.services.outbox.engine.begin() as conn:
             for ticket_id in waiting:
-                self.services.outbox.add(DESK, {"ticket_id": ticket_id}, {"event": "opened"}, conn)
+                self.services.outbox.add(
+                    DESTINATION, {"ticket_id": ticket_id}, {"event": "opened"}, conn
+                )
         return len(waiting)
 
     # -- agents acting in a hand-off thread ---------------------------------------------------
@@ -150,7 +152,7 @@ class AgentDesk:
         if turn.activity["type"] == "invoke":
             await turn.respond(card_response(desk_card(ticket)))
         elif not won and ticket.claimed_by and ticket.claimed_by != agent:
-            text = wording.TEAMS_DESK_ALREADY_CLAIMED.format(agent=ticket.claimed_by)
+            text = teams_wording.DESK_ALREADY_CLAIMED.format(agent=ticket.claimed_by)
             await turn.reply(message(text))
 
     async def _agent_says(self, turn: Turn, thread: DeskThread, text: str) -> None:
@@ -167,7 +169,7 @@ class AgentDesk:
             return
         ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
         if ticket is None or not ticket.open:
-            await turn.reply(message(wording.TEAMS_DESK_CLOSED))
+            await turn.reply(message(teams_wording.DESK_CLOSED))
             return
         owner = ticket.claimed_by
         if owner is None:
@@ -178,13 +180,13 @@ class AgentDesk:
                 owner = claimed.claimed_by if claimed else None
         if owner != agent:
             await self.relay.note(ticket_id, agent, text)
-            await turn.reply(message(wording.TEAMS_DESK_NOT_YOURS.format(agent=owner)))
+            await turn.reply(message(teams_wording.DESK_NOT_YOURS.format(agent=owner)))
             return
         await self.relay.reply(ticket_id, agent, text, ORIGIN)
 
     # -- ticket events from the outbox --------------------------------------------------------
 
-    async def on_event(self, outbox_message: OutboxMessage) -> None:
+    async def deliver(self, outbox_message: OutboxMessage) -> None:
         payload = outbox_message.payload
         handler = self._events.get(str(payload.get("event")))
         if handler is not None:
@@ -196,14 +198,14 @@ class AgentDesk:
     async def _user_message(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
         ticket, thread, channel = await self._thread(ticket_id)
         name = ticket.requester_name or ticket.requester
-        text = wording.TEAMS_DESK_USER_SAYS.format(name=name, text=payload.get("text", ""))
+        text = teams_wording.DESK_USER_SAYS.format(name=name, text=payload.get("text", ""))
         await self._post(channel, thread, text)
 
     async def _agent_message(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
         if payload.get("origin") == ORIGIN:
             return  # written in this thread: Teams shows it already
         _, thread, channel = await self._thread(ticket_id)
-        text = wording.TEAMS_DESK_AGENT_ELSEWHERE.format(
+        text = teams_wording.DESK_AGENT_ELSEWHERE.format(
             agent=payload.get("agent", ""),
             origin=payload.get("origin") or "another desk",
             text=payload.get("text", ""),

@@ -19,7 +19,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 
-from bot.channels.slack_events import well_formed
+from bot.channels.slack.events import well_formed
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.slack_blocks import Message
+from bot.channels.slack.blocks import Message
 from bot.settings import Settings
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 _env = Environment(
-    loader=PackageLoader("bot.web", "templates"),
+    loader=PackageLoader("bot.channels.web", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dialogue import wording
+from bot.channels.teams import wording as teams_wording
 from bot.dialogue.messages import Button, Reply
 from handoff.tickets import Status, Ticket
 
@@ -29,14 +29,14 @@ def reply_activity(reply: Reply) -> JSON:
     plain message with their name, and never carry the label."""
     if not reply.automated:
         who = (
-            wording.TEAMS_PERSON_LABEL.format(agent=reply.author)
+            teams_wording.PERSON_LABEL.format(agent=reply.author)
             if reply.author
-            else wording.TEAMS_PERSON_UNNAMED
+            else teams_wording.PERSON_UNNAMED
         )
         return message(f"{who}\n\n{reply.text}")
     body = _lines(reply.text)
     if reply.source is not None:
-        body.append(_text(wording.teams_source_line(reply.source), subtle=True))
+        body.append(_text(teams_wording.source_line(reply.source), subtle=True))
     activity = card_message(_card(body, [_submit(b) for b in reply.buttons]), summary=reply.text)
     activity["entities"] = [dict(AI_LABEL)]
     return activity
@@ -57,28 +57,28 @@ def desk_card(ticket: Ticket) -> JSON:
     """The root of a hand-off thread: what the agent needs first, and Claim / Resolve while
     they apply. Action.Execute, so the card the agent pressed updates in the HTTP response."""
     agent = ticket.claimed_by or ticket.resolved_by or ""
-    status = wording.TEAMS_DESK_STATUS.get(ticket.status.value, ticket.status.value)
+    status = teams_wording.DESK_STATUS.get(ticket.status.value, ticket.status.value)
     requester = ticket.requester
     if ticket.requester_name:
         requester = f"{ticket.requester_name} ({ticket.requester})"
     fields = {
         "status": status.format(agent=agent),
-        "reason": wording.TEAMS_DESK_REASONS.get(ticket.reason, ticket.reason),
+        "reason": teams_wording.DESK_REASONS.get(ticket.reason, ticket.reason),
         "priority": ticket.priority,
         "category": ticket.category,
         "requester": requester,
     }
     body: list[JSON] = [
         _text(
-            wording.TEAMS_DESK_TITLE.format(number=ticket.number, title=ticket.title),
+            teams_wording.DESK_TITLE.format(number=ticket.number, title=ticket.title),
             weight="Bolder",
             size="Medium",
         ),
-        _facts((wording.TEAMS_DESK_FIELDS[k], v) for k, v in fields.items()),
+        _facts((teams_wording.DESK_FIELDS[k], v) for k, v in fields.items()),
         *_lines(ticket.summary),
     ]
     facts = [
-        (wording.TEAMS_DESK_FACTS.get(kind, kind), ", ".join(values))
+        (teams_wording.DESK_FACTS.get(kind, kind), ", ".join(values))
         for kind, values in ticket.facts.items()
         if values
     ]
@@ -86,18 +86,18 @@ def desk_card(ticket: Ticket) -> JSON:
         body.append(_facts(facts))
     actions: list[JSON] = []
     if ticket.status in CLAIMABLE:
-        actions.append(_execute(wording.TEAMS_CLAIM, "claim", ticket.id))
+        actions.append(_execute(teams_wording.CLAIM, "claim", ticket.id))
     if ticket.open:
         body.append(
             {
                 "type": "Input.Text",
                 "id": "resolution",
-                "placeholder": wording.TEAMS_RESOLUTION_PLACEHOLDER,
+                "placeholder": teams_wording.RESOLUTION_PLACEHOLDER,
                 "isMultiline": True,
             }
         )
-        actions.append(_execute(wording.TEAMS_RESOLVE, "resolve", ticket.id))
-        body.append(_text(wording.TEAMS_DESK_HINT, subtle=True))
+        actions.append(_execute(teams_wording.RESOLVE, "resolve", ticket.id))
+        body.append(_text(teams_wording.DESK_HINT, subtle=True))
     return _card(body, actions)
 
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from bot.channels.slack import wording as slack_wording
 from bot.dialogue import wording
 from bot.dialogue.messages import Button, Reply, Source
 from handoff.tickets import Ticket
@@ -74,7 +75,7 @@ def context(mrkdwn: str) -> Block:
 
 
 def source_line(source: Source) -> str:
-    return wording.SLACK_SOURCE_LINE.format(
+    return slack_wording.SOURCE_LINE.format(
         label=wording.AUTOMATED_LABEL,
         title=link(source.link, source.title),
         day=wording.when(source.verified_on),
@@ -106,8 +107,8 @@ def _kept_buttons(replies: Sequence[Reply]) -> list[tuple[Button, ...]]:
 def reply_blocks(reply: Reply, buttons: Sequence[Button], index: int) -> list[Block]:
     blocks: list[Block] = []
     if not reply.automated:
-        name = escape(reply.author) if reply.author else wording.SLACK_PERSON_UNNAMED
-        blocks.append(context(wording.SLACK_PERSON_LABEL.format(name=name)))
+        name = escape(reply.author) if reply.author else slack_wording.PERSON_UNNAMED
+        blocks.append(context(slack_wording.PERSON_LABEL.format(name=name)))
     blocks.extend(sections(reply.text))
     if reply.source is not None:
         blocks.append(context(source_line(reply.source)))
@@ -137,7 +138,7 @@ def reply_message(replies: Sequence[Reply], preface: str | None = None) -> Messa
 def pressed(blocks: Sequence[Mapping[str, Any]], block_id: str, label: str) -> list[Block]:
     """The message after a button in it was pressed: that row of buttons becomes a note of
     the choice, so a second press cannot send the same answer twice."""
-    note = context(wording.SLACK_PRESSED.format(label=escape(label)))
+    note = context(slack_wording.PRESSED.format(label=escape(label)))
     return [note if b.get("block_id") == block_id else dict(b) for b in blocks]
 
 
@@ -177,12 +178,12 @@ def _field(label: str, value: str) -> Block:
 
 def ticket_status(ticket: Ticket) -> str:
     agent = ticket.resolved_by if ticket.status.value == "resolved" else ticket.claimed_by
-    return wording.SLACK_DESK_STATUS[ticket.status.value].format(agent=agent or "someone")
+    return slack_wording.DESK_STATUS[ticket.status.value].format(agent=agent or "someone")
 
 
 def ticket_message(ticket: Ticket) -> Message:
     """A request as agents see it in the agent channel; rendered again on every change."""
-    labels = wording.SLACK_DESK_FIELDS
+    labels = slack_wording.DESK_FIELDS
     title = f"{ticket.number} · {ticket.title}"
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:HEADER_LIMIT]}},
@@ -199,13 +200,13 @@ def ticket_message(ticket: Ticket) -> Message:
     ]
     facts = _facts(ticket.facts)
     if facts:
-        blocks.extend(sections(f"*{wording.SLACK_DESK_FACTS}*\n{facts}"))
+        blocks.extend(sections(f"*{slack_wording.DESK_FACTS}*\n{facts}"))
     blocks.append(context(escape(ticket_status(ticket))))
     buttons = []
     if ticket.status.value in ("new", "waiting"):
-        buttons.append(_button(wording.SLACK_DESK_CLAIM, CLAIM_ACTION, str(ticket.id), True))
+        buttons.append(_button(slack_wording.CLAIM, CLAIM_ACTION, str(ticket.id), True))
     if ticket.open:
-        buttons.append(_button(wording.SLACK_DESK_RESOLVE, RESOLVE_ACTION, str(ticket.id)))
+        buttons.append(_button(slack_wording.RESOLVE, RESOLVE_ACTION, str(ticket.id)))
     if buttons:
         blocks.append({"type": "actions", "block_id": DESK_BLOCK, "elements": buttons})
     fallback = f"{title}: {ticket_status(ticket)}"
@@ -221,22 +222,22 @@ def resolve_modal(ticket: Ticket, channel: str, ts: str) -> dict[str, Any]:
     """The dialog a Resolve press opens: an optional note the employee reads with the news
     that the request is resolved. private_metadata names the request's post, which the
     submission is checked against (a modal outlives any state it was opened with)."""
-    title = wording.SLACK_RESOLVE_TITLE.format(number=ticket.number)
+    title = slack_wording.RESOLVE_TITLE.format(number=ticket.number)
     return {
         "type": "modal",
         "callback_id": RESOLVE_VIEW,
         "private_metadata": json.dumps({"ticket": ticket.id, "channel": channel, "ts": ts}),
         "title": {"type": "plain_text", "text": title[:MODAL_TITLE_LIMIT]},
-        "submit": {"type": "plain_text", "text": wording.SLACK_DESK_RESOLVE},
-        "close": {"type": "plain_text", "text": wording.SLACK_RESOLVE_CANCEL},
+        "submit": {"type": "plain_text", "text": slack_wording.RESOLVE},
+        "close": {"type": "plain_text", "text": slack_wording.RESOLVE_CANCEL},
         "blocks": [
             *sections(f"{ticket.number} · {ticket.title}"),
             {
                 "type": "input",
                 "block_id": NOTE_BLOCK,
                 "optional": True,
-                "label": {"type": "plain_text", "text": wording.SLACK_RESOLVE_LABEL},
-                "hint": {"type": "plain_text", "text": wording.SLACK_RESOLVE_HINT},
+                "label": {"type": "plain_text", "text": slack_wording.RESOLVE_LABEL},
+                "hint": {"type": "plain_text", "text": slack_wording.RESOLVE_HINT},
                 "element": {
                     "type": "plain_text_input",
                     "action_id": NOTE_INPUT,

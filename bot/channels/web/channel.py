@@ -14,19 +14,19 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.channels.web.sessions import ChatSession, Signer
+from bot.channels.web.templates import render
 from bot.demo_data import DemoUser
 from bot.dialogue.conversations import ConversationStore, StoredMessage
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
-from bot.web.sessions import ChatSession, Signer
-from bot.web.templates import render
 
 COOKIE = "deskbot_chat"
 MAX_TEXT = 4000
 
 
 @dataclass
-class WebChat:
+class WebChannel:
     turns: Turns
     conversations: ConversationStore
     signer: Signer

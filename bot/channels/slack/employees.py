@@ -12,11 +12,11 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.channels import slack_blocks as blocks
-from bot.channels.slack_events import Click, Place, dm
-from bot.channels.slack_identity import Directory
-from bot.channels.slack_post import Poster
-from bot.dialogue import wording
+from bot.channels.slack import blocks
+from bot.channels.slack import wording as slack_wording
+from bot.channels.slack.events import Click, Place, dm
+from bot.channels.slack.identity import Directory
+from bot.channels.slack.post import Poster
 from bot.dialogue.messages import IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "slack"
 
 
-class EmployeeSide:
+class SlackEmployees:
     def __init__(
         self, turns: Turns, services: Services, poster: Poster, directory: Directory
     ) -> None:
@@ -55,7 +55,7 @@ class EmployeeSide:
         if click.blocks and label:
             try:
                 message = {
-                    "text": wording.SLACK_PRESSED.format(label=label),
+                    "text": slack_wording.PRESSED.format(label=label),
                     "blocks": blocks.pressed(click.blocks, click.block_id, label),
                 }
                 await self.poster.update(click.channel, click.message_ts, message)
@@ -68,7 +68,7 @@ class EmployeeSide:
         """/helpdesk <question>: answered in the employee's direct messages with the bot, where
         buttons, handoffs and an agent's replies can follow."""
         channel = await self.poster.open_dm(user)
-        preface = wording.SLACK_YOU_ASKED.format(question=blocks.escape(redact_text(text)))
+        preface = slack_wording.YOU_ASKED.format(question=blocks.escape(redact_text(text)))
         await self._turn(dm(channel), user, text, None, delivery, preface)
 
     async def _turn(
@@ -92,11 +92,12 @@ class EmployeeSide:
         )
         replies = await self.turns.handle(message)
         if replies:
-            await self.deliver(place.reference, replies, preface)
+            await self._reply(place.reference, replies, preface)
 
-    async def deliver(
+    async def _reply(
         self, reference: Mapping[str, Any], replies: Sequence[Reply], preface: str | None = None
     ) -> None:
+        """Post a turn's replies; what cannot be posted now goes to the outbox, which retries."""
         message = blocks.reply_message(replies, preface)
         try:
             await self.poster.post(reference["channel"], message, reference.get("thread_ts"))
@@ -106,7 +107,7 @@ class EmployeeSide:
                 queue_replies, self.services.outbox, CHANNEL, reference, replies
             )
 
-    async def send(self, message: OutboxMessage) -> None:
+    async def deliver(self, message: OutboxMessage) -> None:
         """The outbox sender for employees: a person's replies, handovers, hand-backs."""
         replies = replies_of(message)
         if not replies:

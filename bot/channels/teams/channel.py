@@ -5,9 +5,18 @@ Framework token), or, without an app id, only while the server listens on a loop
 replies go to the `serviceUrl` a request names, so an open endpoint would post wherever a
 caller says.
 
-Module map: teams_sdk and teams_auth speak botbuilder; teams_activity reads activity JSON,
-teams_cards writes it; teams_bot handles employees, teams_desk the agents' channel;
-teams_delivery paces and retries; teams_store keeps the desk's state.
+    channel.py    composition and mounting
+    sdk.py        botbuilder: the /api/messages handler, the turn, Bot Connector calls
+    auth.py       botbuilder: tokens in and out
+    router.py     which activity goes where
+    employees.py  employees: messages, the welcome, proactive replies
+    desk.py       agents: hand-off cards, Claim/Resolve, thread replies
+    identity.py   the roster, cached
+    activity.py   activity JSON in
+    cards.py      activity JSON out (Adaptive Cards)
+    delivery.py   pacing and retries
+    store.py      the desk's tables and state
+    wording.py    what only Teams shows
 """
 
 from __future__ import annotations
@@ -20,18 +29,19 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import Counter
 
-from bot.channels.teams_activity import channel_setting
-from bot.channels.teams_auth import MULTI_TENANT, App, Cloud
-from bot.channels.teams_bot import CHANNEL, TeamsBot
-from bot.channels.teams_delivery import TEAMS_WINDOWS, RateLimiter, RetryPolicy
-from bot.channels.teams_desk import DESK, AgentDesk
-from bot.channels.teams_sdk import BotFramework
-from bot.channels.teams_store import TeamsStore
+from bot.channels.teams.activity import channel_setting
+from bot.channels.teams.auth import MULTI_TENANT, App, Cloud
+from bot.channels.teams.delivery import TEAMS_WINDOWS, RateLimiter, RetryPolicy
+from bot.channels.teams.desk import DESTINATION, TeamsDesk
+from bot.channels.teams.employees import CHANNEL, TeamsEmployees
+from bot.channels.teams.router import Router
+from bot.channels.teams.sdk import BotFramework
+from bot.channels.teams.store import DeskStore
+from bot.channels.web.app import Mount
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
 from bot.settings import Settings
-from bot.web.app import Mount
 
 log = logging.getLogger(__name__)
 ROUTE = "/api/messages"
@@ -62,12 +72,13 @@ def mount(
         return None
     tuning = tuning or Tuning()
     framework = BotFramework(app, cloud or Cloud(), tuning.retry, RateLimiter(tuning.windows))
-    store = TeamsStore(services.conversations.engine)
+    store = DeskStore(services.conversations.engine)
     agents = channel_setting(settings.teams_agent_channel)
-    desk = AgentDesk(relay, services, store, framework, agents)
-    bot = TeamsBot(turns, services, framework, desk, tuning.first_reply_seconds)
-    services.outbox.register(CHANNEL, bot.deliver)
-    services.outbox.register(DESK, desk.on_event)
+    desk = TeamsDesk(relay, services, store, framework, agents)
+    employees = TeamsEmployees(turns, services, framework, tuning.first_reply_seconds)
+    router = Router(employees, desk)
+    services.outbox.register(CHANNEL, employees.deliver)
+    services.outbox.register(DESTINATION, desk.deliver)
     if agents or store.agent_channel() is not None:
         desk.enable()
     answered = Counter(
@@ -78,13 +89,13 @@ def mount(
     )
 
     async def messages(request: web.Request) -> web.StreamResponse:
-        response = await framework.handle(request, bot.on_turn)
+        response = await framework.handle(request, router.on_turn)
         answered.labels(str(response.status)).inc()
         return response
 
     async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         yield
-        await bot.close()
+        await employees.close()
         await framework.close()
 
     def add(web_app: web.Application) -> None:

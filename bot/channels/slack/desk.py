@@ -14,11 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from bot.channels.slack_blocks import escape, resolve_modal, thread_note, ticket_message
-from bot.channels.slack_events import Click, NoteSubmission
-from bot.channels.slack_identity import Directory
-from bot.channels.slack_post import Poster
-from bot.channels.slack_tables import DeskPost, DeskPosts
+from bot.channels.slack import wording as slack_wording
+from bot.channels.slack.blocks import escape, resolve_modal, thread_note, ticket_message
+from bot.channels.slack.events import Click, NoteSubmission
+from bot.channels.slack.identity import Directory
+from bot.channels.slack.post import Poster
+from bot.channels.slack.store import DeskPost, DeskStore
 from bot.dialogue import wording
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
@@ -31,7 +32,7 @@ DESTINATION = "desk:slack"
 ORIGIN = "slack"
 
 
-class NotPostedYet(Exception):
+class DeskNotReady(Exception):
     """The request's post is not in the channel yet; the outbox tries again later."""
 
 
@@ -42,7 +43,7 @@ class SlackDesk:
         services: Services,
         poster: Poster,
         directory: Directory,
-        posts: DeskPosts,
+        posts: DeskStore,
         channel: str,
     ) -> None:
         self.relay = relay
@@ -62,7 +63,7 @@ class SlackDesk:
 
     # -- ticket events, from the outbox ------------------------------------------------------
 
-    async def send(self, message: OutboxMessage) -> None:
+    async def deliver(self, message: OutboxMessage) -> None:
         event = str(message.payload.get("event"))
         handler = self._events.get(event)
         if event == "agent_message" and message.payload.get("origin") == ORIGIN:
@@ -86,12 +87,12 @@ class SlackDesk:
     async def _post(self, ticket: Ticket) -> DeskPost:
         post = await asyncio.to_thread(self.posts.of_ticket, ticket.id)
         if post is None:
-            raise NotPostedYet(ticket.number)
+            raise DeskNotReady(ticket.number)
         return post
 
     async def _user_message(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
         post = await self._post(ticket)
-        line = wording.SLACK_DESK_USER_SAID.format(
+        line = slack_wording.DESK_USER_SAYS.format(
             name=escape(ticket.requester_name or ticket.requester),
             text=escape(str(payload.get("text", ""))),
         )
@@ -99,7 +100,7 @@ class SlackDesk:
 
     async def _agent_message(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
         post = await self._post(ticket)
-        line = wording.SLACK_DESK_AGENT_ELSEWHERE.format(
+        line = slack_wording.DESK_AGENT_ELSEWHERE.format(
             agent=escape(str(payload.get("agent") or "")),
             origin=escape(str(payload.get("origin") or "other")),
             text=escape(str(payload.get("text", ""))),
@@ -109,7 +110,7 @@ class SlackDesk:
     async def _changed(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
         post = await self._post(ticket)
         await self.poster.update(post.channel, post.ts, ticket_message(ticket))
-        line = wording.SLACK_DESK_EVENT[str(payload["event"])].format(
+        line = slack_wording.DESK_EVENT[str(payload["event"])].format(
             agent=escape(str(payload.get("agent") or ""))
         )
         if payload["event"] == "resolved" and ticket.resolution:
@@ -173,11 +174,11 @@ class SlackDesk:
         if ticket is None:
             return
         if ticket.status is Status.CLAIMED:
-            text = wording.SLACK_DESK_ALREADY_CLAIMED.format(
+            text = slack_wording.DESK_ALREADY_CLAIMED.format(
                 number=ticket.number, agent=ticket.claimed_by
             )
         else:
-            text = wording.SLACK_DESK_ALREADY_CLOSED.format(number=ticket.number)
+            text = slack_wording.DESK_ALREADY_CLOSED.format(number=ticket.number)
         await self.poster.whisper(channel, user, text)
 
     async def reply(self, post: DeskPost, user: str, text: str, delivery: str) -> None:
@@ -195,5 +196,5 @@ class SlackDesk:
         if ticket is None or not await self.relay.reply(ticket.id, agent, text, ORIGIN):
             number = ticket.number if ticket else str(post.ticket_id)
             await self.poster.whisper(
-                post.channel, user, wording.SLACK_DESK_NOT_SENT.format(number=number), post.ts
+                post.channel, user, slack_wording.DESK_CLOSED.format(number=number), post.ts
             )

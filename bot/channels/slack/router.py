@@ -21,8 +21,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels import slack_events as events
-from bot.channels.slack_blocks import (
+from bot.channels.slack import events
+from bot.channels.slack import wording as slack_wording
+from bot.channels.slack.blocks import (
     CLAIM_ACTION,
     NOTE_BLOCK,
     NOTE_INPUT,
@@ -30,9 +31,8 @@ from bot.channels.slack_blocks import (
     RESOLVE_ACTION,
     RESOLVE_VIEW,
 )
-from bot.channels.slack_desk import SlackDesk
-from bot.channels.slack_user import EmployeeSide
-from bot.dialogue import wording
+from bot.channels.slack.desk import SlackDesk
+from bot.channels.slack.employees import SlackEmployees
 
 log = logging.getLogger(__name__)
 bolt_log = logging.getLogger("bot.channels.slack.bolt")
@@ -80,13 +80,13 @@ def _where(exc: BaseException) -> str:
 class Router:
     """Bolt listeners: acknowledge, then route to the employee side or the agent desk."""
 
-    def __init__(self, employees: EmployeeSide, desk: SlackDesk | None, work: Background) -> None:
+    def __init__(self, employees: SlackEmployees, desk: SlackDesk | None, work: Background) -> None:
         self.employees = employees
         self.desk = desk
         self.work = work
 
     def app(self, client: AsyncWebClient) -> AsyncApp:
-        """Signatures are checked before Bolt sees a request (see slack_http), so Bolt's own
+        """Signatures are checked before Bolt sees a request (see http.py), so Bolt's own
         check, which logs rejected bodies whole, is off. The token comes with the client."""
         app = AsyncApp(
             client=client,
@@ -157,9 +157,9 @@ class Router:
     async def on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         text, user = str(body.get("text") or "").strip(), str(body["user_id"])
         if not text:
-            await ack(text=wording.SLACK_COMMAND_USAGE, response_type="ephemeral")
+            await ack(text=slack_wording.COMMAND_USAGE, response_type="ephemeral")
             return
-        await ack(text=wording.SLACK_COMMAND_ACK, response_type="ephemeral")
+        await ack(text=slack_wording.COMMAND_ACK, response_type="ephemeral")
         trigger = body.get("trigger_id")
         delivery = f"command:{trigger}" if trigger else None
         self.work.spawn(self.employees.ask(user, events.plain(text), delivery), "command")

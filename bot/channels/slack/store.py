@@ -46,7 +46,7 @@ class DeskPost:
     ts: str
 
 
-class DeskPosts:
+class DeskStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

@@ -4,15 +4,17 @@
 Events API at POST /slack/events) or SLACK_APP_TOKEN (Socket Mode: deskbot dials out, so no
 public URL is needed). Agents work in DESKBOT_SLACK_AGENT_CHANNEL when it is set.
 
-    slack.py          composition, mounting, Socket Mode
-    slack_http.py     the signed HTTP endpoint
-    slack_app.py      Bolt listeners: ack, then route
-    slack_user.py     employees: messages, mentions, /helpdesk, buttons
-    slack_desk.py     agents: request posts, Claim/Resolve, thread replies
-    slack_blocks.py   Block Kit rendering
-    slack_events.py   payload parsing
-    slack_identity.py users.info, cached
-    slack_post.py     the Web API client, paced per channel
+    channel.py    composition, mounting, Socket Mode
+    http.py       the signed HTTP endpoint
+    router.py     Bolt listeners: ack, then route
+    employees.py  employees: messages, mentions, /helpdesk, buttons
+    desk.py       agents: request posts, Claim/Resolve, thread replies
+    identity.py   users.info, cached
+    events.py     payload parsing
+    blocks.py     Block Kit rendering
+    post.py       the Web API client, paced per channel
+    store.py      the desk's table and state
+    wording.py    what only Slack shows
 """
 
 from __future__ import annotations
@@ -27,18 +29,18 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.slack_app import Background, Router, bolt_log
-from bot.channels.slack_desk import DESTINATION, SlackDesk
-from bot.channels.slack_http import EventsEndpoint
-from bot.channels.slack_identity import Directory
-from bot.channels.slack_post import Pacer, Poster, make_client
-from bot.channels.slack_tables import DeskPosts
-from bot.channels.slack_user import CHANNEL, EmployeeSide
+from bot.channels.slack.desk import DESTINATION, SlackDesk
+from bot.channels.slack.employees import CHANNEL, SlackEmployees
+from bot.channels.slack.http import EventsEndpoint
+from bot.channels.slack.identity import Directory
+from bot.channels.slack.post import Pacer, Poster, make_client
+from bot.channels.slack.router import Background, Router, bolt_log
+from bot.channels.slack.store import DeskStore
+from bot.channels.web.app import Mount
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
 from bot.settings import Settings
-from bot.web.app import Mount
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +65,14 @@ class SlackChannel:
         self.client = client or make_client(settings)
         poster = Poster(self.client, pacer)
         directory = Directory(self.client)
-        self.employees = EmployeeSide(turns, services, poster, directory)
+        self.employees = SlackEmployees(turns, services, poster, directory)
         self.desk = (
             SlackDesk(
                 relay,
                 services,
                 poster,
                 directory,
-                DeskPosts(services.conversations.engine),
+                DeskStore(services.conversations.engine),
                 settings.slack_agent_channel,
             )
             if settings.slack_agent_channel
@@ -78,9 +80,9 @@ class SlackChannel:
         )
         self.work = Background()
         self.bolt = Router(self.employees, self.desk, self.work).app(self.client)
-        services.outbox.register(CHANNEL, self.employees.send)
+        services.outbox.register(CHANNEL, self.employees.deliver)
         if self.desk is not None:
-            services.outbox.register(DESTINATION, self.desk.send)
+            services.outbox.register(DESTINATION, self.desk.deliver)
             services.desks = (*services.desks, DESTINATION)
 
     @property

@@ -1,4 +1,4 @@
-"""`deskbot chat`: the dialogue core in a terminal. Buttons become numbered options."""
+"""The terminal chat: one line in, the replies out as text. Buttons become numbered options."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import asyncio
 import sys
 from collections.abc import Callable
 
+from bot.channels.terminal import wording as terminal_wording
 from bot.dialogue.conversations import ConversationStore
 from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.dialogue.turns import Turns
 from bot.dialogue.wording import plain_text
-
-QUIT = {"/quit", "/exit", "quit", "exit"}
 
 
 def render(reply: Reply) -> tuple[str, list[str]]:
@@ -19,12 +18,12 @@ def render(reply: Reply) -> tuple[str, list[str]]:
     lines = [plain_text(reply)]
     actions = []
     for n, button in enumerate(reply.buttons, start=1):
-        lines.append(f"  {n}) {button.label}")
+        lines.append(terminal_wording.OPTION.format(number=n, label=button.label))
         actions.append(button.action)
     return "\n".join(lines), actions
 
 
-class TerminalChat:
+class TerminalChannel:
     def __init__(
         self,
         turns: Turns,
@@ -79,12 +78,12 @@ class TerminalChat:
                 self.write(shown)
 
     async def run(self) -> None:
-        self.write("Type your question (or /quit). You are chatting with an automated assistant.")
+        self.write(terminal_wording.GREETING)
         watcher = asyncio.create_task(self._watch())
         try:
             while True:
                 line = await asyncio.to_thread(sys.stdin.readline)
-                if not line or line.strip() in QUIT:
+                if not line or line.strip() in terminal_wording.QUIT:
                     return
                 if line.strip():
                     await self.say(line)

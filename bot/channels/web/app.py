@@ -14,11 +14,11 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.channels.web.channel import WebChannel
+from bot.channels.web.sessions import Signer
 from bot.demo_data import DemoUser
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
-from bot.web.chat import WebChat
-from bot.web.sessions import Signer
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -44,7 +44,7 @@ def create_app(
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/", _home)
     app.router.add_static("/static", STATIC, append_version=False)
-    WebChat(
+    WebChannel(
         turns, services.conversations, signer, demo_users, identity_header, secure_cookies
     ).routes(app)
     for mount in mounts:

@@ -1,6 +1,6 @@
-"""The Teams desk's durable state: where the agents' channel is and which thread belongs to
-which ticket. Kept in the database so that replies in a thread still reach the employee after a
-restart, and so that every replica agrees."""
+"""The Teams desk's durable state, in tables owned by the Teams channel: where the agents'
+channel is and which thread belongs to which ticket. Kept in the database so that replies in a
+thread still reach the employee after a restart, and so that every replica agrees."""
 
 from __future__ import annotations
 
@@ -9,10 +9,42 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.teams_tables import agent_channel_table, desk_threads_table
+metadata = MetaData()
+
+agent_channel_table = Table(
+    "teams_agent_channel",
+    metadata,
+    Column("id", String(16), primary_key=True),  # always "agents": one desk per deployment
+    Column("channel_id", String(400), nullable=False),
+    Column("reference", JSON, nullable=False),  # how to post there: service URL, bot, tenant
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+desk_threads_table = Table(
+    "teams_desk_threads",
+    metadata,
+    Column("ticket_id", Integer, primary_key=True, autoincrement=False),  # a handoff ticket id
+    Column("conversation_id", String(400), nullable=False),  # "19:...@thread.tacv2;messageid=..."
+    Column("activity_id", String(200), nullable=False),  # the card, so it can be updated
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("conversation_id", name="uq_teams_desk_threads_conversation"),
+)
 
 AGENTS = "agents"
 
@@ -30,7 +62,7 @@ class DeskThread:
     activity_id: str  # the handoff card at its root
 
 
-class TeamsStore:
+class DeskStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 

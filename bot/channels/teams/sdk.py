@@ -1,6 +1,6 @@
 """Everything that speaks botbuilder 4.17.1 besides authentication: the /api/messages handler,
 the turn, and the calls to the Bot Connector. The rest of the Teams channel works on activity
-JSON, so moving to the Microsoft 365 Agents SDK replaces this module and teams_auth only.
+JSON, so moving to the Microsoft 365 Agents SDK replaces this module and auth.py only.
 
 Our own thin handler instead of `CloudAdapter.process()`, which in 4.17.1 answers 500 to every
 invoke with a body (it serialises the body twice), to bad or expired tokens and to a missing
@@ -31,9 +31,9 @@ from botbuilder.schema import (
 from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity, ConnectorFactory
 from msrest.exceptions import HttpOperationError
 
-from bot.channels.teams_activity import conversation_id, malformed
-from bot.channels.teams_auth import App, Cloud, SigningKeys, TokenSource, authentication
-from bot.channels.teams_delivery import RateLimiter, RetryPolicy, with_retries
+from bot.channels.teams.activity import conversation_id, malformed
+from bot.channels.teams.auth import App, Cloud, SigningKeys, TokenSource, authentication
+from bot.channels.teams.delivery import RateLimiter, RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
