@@ -62,11 +62,9 @@ KEEPING_UP = 2.0  # seconds: answers slower than this at p99 mean a growing back
 
 
 def serve(args: argparse.Namespace) -> None:
-    from bot.channels.slack import channel as slack
     from bot.cli import setup_logging
-    from bot.server import build, prepare_knowledge, serve
     from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
-    from bot.wiring import embedder
+    from bot.wiring import build, embedder, prepare_knowledge, serve
     from retrieval.embedding import HashEmbedder
     from retrieval.evaluation import fit_calibration, load_queries
 
@@ -80,10 +78,6 @@ def serve(args: argparse.Namespace) -> None:
         DESKBOT_SPOOL_FILE=str(Path(tempfile.gettempdir()) / "deskbot-bench-spool.jsonl"),
     )
     runtime = build(settings, embedder=embedder(settings) if args.real_model else HashEmbedder())
-    if slack.SLACK not in runtime.app:  # until the server mounts channels itself
-        mounted = slack.mount(settings, runtime.services, runtime.turns, runtime.relay, "127.0.0.1")
-        assert mounted is not None
-        mounted(runtime.app)
     prepare_knowledge(settings, runtime.services, import_path=True)
     if not args.real_model:  # the shipped calibration is for MiniLM; fit one for the hash
         kb = runtime.services.knowledge

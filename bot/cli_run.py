@@ -12,7 +12,7 @@ import typer
 from bot import demo_data
 from bot.cli import app, err, out, settings, setup_logging
 from bot.dialogue.messages import Identity
-from bot.server import build, prepare_knowledge, serve
+from bot.wiring import build, prepare_knowledge, serve
 
 
 @app.command("serve")

@@ -1,26 +1,50 @@
-"""The composition root: builds engines, the knowledge base and services from Settings."""
+"""The composition root, and the only one: from Settings it builds the database, the knowledge
+base and the services, the dialogue core (turns and relay), the server, and registers every
+configured channel and desk (`bot.seams`) with the server and the outbox. Nothing else wires."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
 from sqlalchemy import Engine
 from threadpoolctl import threadpool_limits
 
+from bot import demo_data
+from bot.channels.slack import channel as slack_channel
+from bot.channels.slack.channel import SlackChannel
+from bot.channels.teams import channel as teams_channel
+from bot.channels.teams.channel import TeamsChannel
+from bot.channels.web.channel import WebChannel
+from bot.channels.web.sessions import Signer
 from bot.db import make_engine, migrate
-from bot.dialogue.conversations import ConversationStore
+from bot.dialogue.conversations import ConversationStore, shared_secret
 from bot.dialogue.encoding import BatchingEncoder
+from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
+from bot.dialogue.spool import drain
+from bot.dialogue.turns import Turns
+from bot.seams import Channel, Desk, desk_sender, destination
+from bot.server import create_app, outbox_dispatcher
 from bot.settings import Settings
 from flows.policy import Policy
 from flows.router import Router
-from handoff.outbox import Outbox
+from handoff.outbox import Outbox, Sender
 from handoff.tickets import RequestView, TicketStore
 from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, SentenceEmbedder
 from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
+from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CALIBRATION = Path(__file__).parent / "demo" / "calibration.json"
 
@@ -82,8 +106,6 @@ def services(
     settings: Settings,
     engine: Engine,
     embedder_: Embedder | None = None,
-    *,
-    desks: tuple[str, ...] = (),
 ) -> Services:
     """Everything the dialogue core needs, on one database."""
     single_threaded_blas()
@@ -100,7 +122,6 @@ def services(
         gaps=GapStore(engine),
         outbox=Outbox(engine),
         encoder=BatchingEncoder(emb),
-        desks=desks,
         spool_file=settings.spool_file,
     )
 
@@ -110,3 +131,135 @@ def warm_up(s: Services) -> None:
     if s.knowledge.revision < 0:
         s.knowledge.load()
     s.policy.router.learn(s.knowledge.question_vectors(), s.knowledge.revision)
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    services: Services
+    turns: Turns
+    relay: Relay
+    app: web.Application
+
+
+def build(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    host: str = "127.0.0.1",
+    embedder: Embedder | None = None,
+    background: bool = True,
+) -> Runtime:
+    """The whole server, with every configured channel and desk registered. Tests pass a fake
+    `embedder`, and `background=False` to run the outbox by hand
+    (`await services.outbox.deliver_due()`)."""
+    engine = database(settings)
+    s = services(settings, engine, embedder)
+    turns, relay = Turns(s), Relay(s)
+    runtime = Runtime(settings, s, turns, relay, create_app(s))
+    secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
+    web_chat = WebChannel(
+        turns,
+        s.conversations,
+        Signer(secret.encode()),
+        demo_users=tuple(demo_data.users()) if demo else (),
+        identity_header=settings.web_identity_header or None,
+        secure_cookies=settings.public_url.startswith("https://"),
+    )
+    add_channel(runtime, web_chat)  # the browser polls the transcript: nothing to push
+    slack = slack_channel.build(settings, s, turns, relay)
+    if slack is not None:
+        add_slack(runtime, slack)
+    teams = teams_channel.build(settings, s, turns, relay, host)
+    if teams is not None:
+        add_teams(runtime, teams)
+    add_console(runtime, host)
+    if background:
+        runtime.app.cleanup_ctx.append(outbox_dispatcher)
+    return runtime
+
+
+def add_channel(runtime: Runtime, channel: Channel, sender: Sender | None = None) -> None:
+    """Mount a channel; `sender` delivers what the outbox holds for its users."""
+    channel.mount(runtime.app)
+    if sender is not None:
+        runtime.services.outbox.register(channel.name, sender)
+
+
+def add_desk(services: Services, desk: Desk) -> None:
+    """Register a desk: the relay tells it about tickets while it listens."""
+    services.desks.add(desk)
+    services.outbox.register(destination(desk.origin), desk_sender(desk))
+
+
+def add_slack(runtime: Runtime, slack: SlackChannel) -> None:
+    add_channel(runtime, slack, slack.employees.deliver)
+    if slack.desk is not None:
+        add_desk(runtime.services, slack.desk)
+
+
+def add_teams(runtime: Runtime, teams: TeamsChannel) -> None:
+    add_channel(runtime, teams, teams.employees.deliver)
+    add_desk(runtime.services, teams.desk)
+
+
+def add_console(runtime: Runtime, host: str) -> None:
+    # imported here: the console's publisher builds scratch knowledge bases with this module
+    from bot.console import app as console
+    from bot.console.desk import ConsoleDesk
+
+    mount = console.mount(runtime.settings, runtime.services, runtime.relay, host)
+    if mount is not None:
+        mount(runtime.app)
+    add_desk(runtime.services, ConsoleDesk())
+
+
+def prepare_knowledge(settings: Settings, services: Services, *, import_path: bool) -> None:
+    """Load the index; import the configured articles when asked (or the store is empty)."""
+    kb = services.knowledge
+    kb.load()
+    if import_path or not kb.articles():
+        loaded = load_path(settings.kb_path)
+        if not loaded.ok:
+            raise SystemExit("\n".join(str(p) for p in loaded.errors))
+        report = kb.import_articles(loaded.articles)
+        log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
+    warm_up(services)
+
+
+async def replay_spool(runtime: Runtime) -> int:
+    """Messages kept on disk while the database was down go in now (as error hand-offs)."""
+    rows = drain(runtime.settings.spool_file)
+    for row in rows:
+        identity = Identity(f"spooled:{row['conversation']}")
+        await runtime.turns.handle(
+            IncomingMessage(
+                row["channel"],
+                row["conversation"],
+                identity,
+                row["text"] + " (kept while deskbot was unavailable)",
+            )
+        )
+    return len(rows)
+
+
+async def serve(runtime: Runtime, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    # Blocking work (database, the index) runs in the default executor; size it for bursts of
+    # concurrent turns rather than asyncio's cpu+4.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=32, thread_name_prefix="deskbot")
+    )
+    runner = web.AppRunner(runtime.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    await replay_spool(runtime)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

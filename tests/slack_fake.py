@@ -29,8 +29,8 @@ from aiohttp import ClientSession, WSMsgType, web
 from bot.channels.slack.channel import SlackChannel
 from bot.channels.slack.post import Pacer
 from bot.dialogue.services import Services
-from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
+from bot.wiring import Runtime, add_slack, build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
 from tests.support import listening, start_server
 
@@ -642,7 +642,7 @@ async def serve_deskbot(
         clock=clock,
         pacer=pacer or Pacer(rate=100.0, burst=20),
     )
-    slack.attach(runtime.app)
+    add_slack(runtime, slack)
     try:
         async with listening(runtime.app) as url:
             yield Deskbot(runtime, slack, url)

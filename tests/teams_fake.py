@@ -32,12 +32,13 @@ from aiohttp import ClientSession, web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from bot.channels.teams import channel as teams
 from bot.channels.teams.auth import Cloud
+from bot.channels.teams.channel import ROUTE, Tuning
+from bot.channels.teams.channel import build as teams_channel
 from bot.channels.teams.delivery import RetryPolicy
 from bot.dialogue.services import Services
-from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
+from bot.wiring import Runtime, add_teams, build, prepare_knowledge
 from retrieval.embedding import Embedder, HashEmbedder
 from tests.support import listening, start_server
 
@@ -570,7 +571,7 @@ def teams_settings(database_url: str, auth: bool = False, **extra: Any) -> Setti
 async def serve_deskbot(
     settings: Settings,
     cloud: Cloud,
-    tuning: teams.Tuning,
+    tuning: Tuning,
     embedder: Embedder | None = None,
 ) -> AsyncIterator[Deskbot]:
     """The real server (web app, core, outbox) with the Teams channel mounted, on a free port.
@@ -580,7 +581,7 @@ async def serve_deskbot(
     plain = settings.model_copy(update={"microsoft_app_id": ""})
     runtime = build(plain, host=NOT_LOOPBACK, embedder=embedder or HashEmbedder(), background=False)
     prepare_knowledge(plain, runtime.services, import_path=False)
-    add = teams.mount(
+    teams = teams_channel(
         settings,
         runtime.services,
         runtime.turns,
@@ -589,8 +590,8 @@ async def serve_deskbot(
         cloud=cloud,
         tuning=tuning,
     )
-    assert add is not None
-    add(runtime.app)
+    assert teams is not None
+    add_teams(runtime, teams)
     try:
         async with listening(runtime.app) as url:
             yield Deskbot(runtime, url)
@@ -600,7 +601,7 @@ async def serve_deskbot(
 
 
 # Generous first-reply budget (the machine running the tests may be busy), quick retries.
-FAST = teams.Tuning(first_reply_seconds=30.0, retry=RetryPolicy(attempts=4, base_seconds=0.05))
+FAST = Tuning(first_reply_seconds=30.0, retry=RetryPolicy(attempts=4, base_seconds=0.05))
 
 
 @dataclass
@@ -630,7 +631,7 @@ class World:
 async def teams_world(
     database_url: str,
     azure: AzureFake | None = None,
-    tuning: teams.Tuning = FAST,
+    tuning: Tuning = FAST,
     embedder: Embedder | None = None,
     connector: FakeConnector | None = None,
     **settings: Any,
@@ -650,7 +651,7 @@ async def teams_world(
             ) as bot,
             ClientSession() as session,
         ):
-            teams_ = Teams(session, f"{bot.url}{teams.ROUTE}", connector, azure)
+            teams_ = Teams(session, f"{bot.url}{ROUTE}", connector, azure)
             yield World(connector, azure, bot, teams_)
     finally:
         if own:

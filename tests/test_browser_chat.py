@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.server import build, prepare_knowledge
+from bot.wiring import build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
 from tests.browser import ARGS, CHROMIUM, SHOTS
 from tests.conftest import test_settings

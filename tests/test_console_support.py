@@ -13,15 +13,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from argon2 import PasswordHasher
 from yarl import URL
 
 from bot.console.accounts import Account, AccountStore, Role
 from bot.console.sessions import SessionStore
 from bot.dialogue.messages import Identity, IncomingMessage, Reply
-from bot.server import Runtime, build, prepare_knowledge
 from bot.settings import DEMO_KB_PATH, Settings
+from bot.wiring import Runtime, build, prepare_knowledge
 from flows.router import Router
 from retrieval.embedding import HashEmbedder
 from tests.support import listening
@@ -50,10 +49,6 @@ def shared_router() -> Router:
     if not _ROUTER:
         _ROUTER.append(Router.from_file(HashEmbedder()))
     return _ROUTER[0]
-
-
-def _has_console(app: web.Application) -> bool:
-    return any(r.canonical == "/console" for r in app.router.resources())
 
 
 @dataclass
@@ -103,12 +98,6 @@ async def serve(url: str, **extra: Any) -> AsyncIterator[Server]:
     if url.startswith("sqlite"):  # a copy of the demo database
         runtime.services.policy.router = shared_router()
     prepare_knowledge(settings, runtime.services, import_path=False)
-    if not _has_console(runtime.app):  # until bot.server mounts the console itself
-        from bot.console.app import mount
-
-        add = mount(settings, runtime.services, runtime.relay, "127.0.0.1")
-        assert add is not None
-        add(runtime.app)
     try:
         async with listening(runtime.app) as base:
             yield Server(runtime, base)

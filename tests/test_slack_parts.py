@@ -220,12 +220,13 @@ def settings(url: str, **extra: str) -> Settings:
 def test_slack_mounts_only_when_configured(sqlite_url: str, sqlite_engine: Engine) -> None:
     def mount(config: Settings) -> tuple[web.Application, tuple[str, ...]] | None:
         services = wiring.services(config, sqlite_engine, HashEmbedder())
-        mounted = slack.mount(config, services, Turns(services), Relay(services), "127.0.0.1")
-        if mounted is None:
+        turns, relay = Turns(services), Relay(services)
+        channel = slack.build(config, services, turns, relay)
+        if channel is None:
             return None
-        app = web.Application()
-        mounted(app)
-        return app, services.desks
+        runtime = wiring.Runtime(config, services, turns, relay, web.Application())
+        wiring.add_slack(runtime, channel)
+        return runtime.app, services.desks.listening()
 
     base = settings(sqlite_url)
     assert mount(base) is None

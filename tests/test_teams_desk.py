@@ -251,7 +251,7 @@ async def test_the_desk_survives_a_restart(demo_url: str) -> None:
             await first.settle()
 
         async with teams_world(demo_url, connector=connector) as second:
-            assert DESTINATION in second.bot.services.desks
+            assert DESTINATION in second.bot.services.desks.listening()
             before = len(second.chat(ALEX))
             said = thread_reply(DANA, root.conversation, "Back after the restart?")
             assert (await second.teams.send(said)).status == 201
@@ -323,9 +323,9 @@ async def test_who_may_write_to_the_employee(demo_url: str) -> None:
 
 async def test_the_agents_channel_cannot_be_diverted(demo_url: str) -> None:
     async with teams_world(demo_url) as world:
-        assert DESTINATION not in world.bot.services.desks  # nowhere to post yet
+        assert DESTINATION not in world.bot.services.desks.listening()  # nowhere to post yet
         assert teams_wording.DESK_BOUND in (await set_up_desk(world)).words
-        assert DESTINATION in world.bot.services.desks
+        assert DESTINATION in world.bot.services.desks.listening()
         refused = await set_up_desk(world, GENERAL)
         assert teams_wording.DESK_REFUSED in refused.words
         await handed_off(world)  # the card still goes to the agents' channel
@@ -336,7 +336,7 @@ async def test_a_configured_agents_channel_is_found_when_the_app_is_installed(
     demo_url: str,
 ) -> None:
     async with teams_world(demo_url, DESKBOT_TEAMS_AGENT_CHANNEL=GENERAL) as world:
-        assert DESTINATION in world.bot.services.desks
+        assert DESTINATION in world.bot.services.desks.listening()
         await world.say(ALEX, "talk to a person")
         assert await world.bot.deliver() == 0  # no service URL for the channel yet: kept
         assert world.bot.services.outbox.depth() == 1

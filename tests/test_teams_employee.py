@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.channels.teams import channel as teams
 from bot.channels.teams import wording as teams_wording
+from bot.channels.teams.channel import Tuning, registration
 from bot.channels.teams.delivery import RetryPolicy
 from bot.dialogue import wording
 from bot.dialogue.messages import Reply
@@ -202,7 +202,7 @@ class SlowEmbedder(HashEmbedder):
 
 async def test_a_slow_answer_is_announced_in_time_then_follows(demo_url: str) -> None:
     slow = SlowEmbedder()
-    tuning = teams.Tuning(first_reply_seconds=0.5)
+    tuning = Tuning(first_reply_seconds=0.5)
     async with teams_world(demo_url, tuning=tuning, embedder=slow) as world:
         slow.delay = 2.0
         sent = message(ALEX, VPN)
@@ -222,7 +222,7 @@ async def test_a_slow_answer_is_announced_in_time_then_follows(demo_url: str) ->
 
 
 async def test_messages_to_one_conversation_are_paced(demo_url: str) -> None:
-    tuning = teams.Tuning(first_reply_seconds=30.0, windows=((0.4, 2),))
+    tuning = Tuning(first_reply_seconds=30.0, windows=((0.4, 2),))
     async with teams_world(demo_url, tuning=tuning) as world:
         await world.say(ALEX, "hello")
         conversation = world.bot.services.conversations.find("teams", personal(ALEX)["id"])
@@ -356,7 +356,7 @@ def test_when_the_endpoint_is_mounted(
 ) -> None:
     settings = Settings(DESKBOT_DATABASE_URL="sqlite://", **values)  # type: ignore[arg-type]
     with caplog.at_level(logging.INFO, logger="bot.channels.teams"):
-        app = teams.registration(settings, host)
+        app = registration(settings, host)
     assert (app is not None) is mounted
     if not mounted:
         assert "not mounted" in caplog.text  # and the log says why

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.channels.web.app import Mount
 from bot.console import agents, articles, auth, dashboard, knowledge
 from bot.console.accounts import ADMINS, AGENTS, EVERYONE, OWNERS, AccountStore
 from bot.console.audit import AuditLog
@@ -22,6 +21,7 @@ from bot.console.sessions import SessionStore, SignInLimit
 from bot.dialogue.conversations import shared_secret
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
+from bot.server import Mount
 from bot.settings import Settings
 
 STATIC = Path(__file__).parent / "static"

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from bot.dialogue.messages import Reply
 from bot.dialogue.services import Services
+from bot.seams import DeskEvent
 from handoff.outbox import Outbox, OutboxMessage
 from handoff.tickets import Ticket
 
@@ -39,9 +40,10 @@ def notify_desks(
     services: Services,
     conn: Connection,
     ticket: Ticket,
-    event: str,
+    event: DeskEvent,
     extra: Mapping[str, Any] | None = None,
 ) -> None:
-    """Tell every desk about a ticket event, in the caller's transaction."""
-    for desk in services.desks:
-        services.outbox.add(desk, {"ticket_id": ticket.id}, {"event": event, **(extra or {})}, conn)
+    """Tell every listening desk about a ticket event, in the caller's transaction."""
+    payload = {"event": event.value, **(extra or {})}
+    for destination in services.desks.listening():
+        services.outbox.add(destination, {"ticket_id": ticket.id}, payload, conn)

@@ -19,6 +19,7 @@ from bot.dialogue.messages import Reply
 from bot.dialogue.outbound import PULL_CHANNELS, notify_desks, queue_replies
 from bot.dialogue.services import Services
 from bot.redaction import redact
+from bot.seams import DeskEvent
 from flows.types import FlowState
 from handoff.tickets import EventKind, Ticket
 
@@ -65,7 +66,8 @@ class Relay:
                     [Reply(wording.AGENT_JOINED.format(agent=agent), "handover")],
                     "system",
                 )
-            notify_desks(self.s, conn, ticket, "claimed", {"agent": agent, "origin": origin})
+            extra = {"agent": agent, "origin": origin}
+            notify_desks(self.s, conn, ticket, DeskEvent.CLAIMED, extra)
         return True
 
     async def reply(self, ticket_id: int, agent: str, text: str, origin: str = "") -> bool:
@@ -87,7 +89,7 @@ class Relay:
                     "agent",
                 )
             extra = {"agent": agent, "text": text, "origin": origin}
-            notify_desks(self.s, conn, ticket, "agent_message", extra)
+            notify_desks(self.s, conn, ticket, DeskEvent.AGENT_MESSAGE, extra)
         return True
 
     async def note(self, ticket_id: int, agent: str, text: str) -> bool:
@@ -147,7 +149,6 @@ class Relay:
                     checked=False,
                 )
                 self._deliver(conn, conversation, [back], "system")
-            notify_desks(
-                self.s, conn, ticket, "resolved" if resolve else "handed_back", {"agent": agent}
-            )
+            event = DeskEvent.RESOLVED if resolve else DeskEvent.HANDED_BACK
+            notify_desks(self.s, conn, ticket, event, {"agent": agent})
         return True

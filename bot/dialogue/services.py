@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.dialogue.conversations import ConversationStore
 from bot.dialogue.encoding import BatchingEncoder
 from bot.dialogue.metrics import Metrics
+from bot.seams import Desks
 from flows.policy import Policy
 from handoff.outbox import Outbox
 from handoff.tickets import TicketStore
@@ -24,6 +25,6 @@ class Services:
     gaps: GapStore
     outbox: Outbox
     encoder: BatchingEncoder
-    desks: tuple[str, ...] = ()  # outbox destinations of agent desks (e.g. "desk:slack")
+    desks: Desks = field(default_factory=Desks)  # registered by the composition root
     metrics: Metrics = field(default_factory=Metrics)
     spool_file: Path = Path("deskbot-spool.jsonl")

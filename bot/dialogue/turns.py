@@ -26,6 +26,7 @@ from bot.dialogue.outbound import notify_desks
 from bot.dialogue.services import Services
 from bot.dialogue.spool import spool
 from bot.redaction import Redaction, redact
+from bot.seams import DeskEvent
 from flows.intents import Reason
 from flows.types import FlowState, Handoff, Outcome, RecordFeedback, RecordGap, UserTurn
 from handoff.facts import extract_facts
@@ -133,7 +134,7 @@ class Turns:
                         replace(conversation, mode="human", ticket_id=ticket.id, disclosed=True),
                         checked=False,
                     )
-                    notify_desks(self.s, conn, ticket, "opened")
+                    notify_desks(self.s, conn, ticket, DeskEvent.OPENED)
                     apology = replace(
                         apology,
                         text=wording.APOLOGY_TICKET.format(number=ticket.number),
@@ -248,7 +249,7 @@ class Turns:
                 },
             )
             if ticket is not None:
-                notify_desks(self.s, conn, ticket, "opened")
+                notify_desks(self.s, conn, ticket, DeskEvent.OPENED)
         return replies
 
     def _carry_out(
@@ -351,5 +352,5 @@ class Turns:
                 conversation.id,
                 [("user", text, {}), *(("bot", r.text, {"reply": r.to_dict()}) for r in replies)],
             )
-            notify_desks(self.s, conn, ticket, "user_message", {"text": text})
+            notify_desks(self.s, conn, ticket, DeskEvent.USER_MESSAGE, {"text": text})
         return replies

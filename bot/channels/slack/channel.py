@@ -4,7 +4,7 @@
 Events API at POST /slack/events) or SLACK_APP_TOKEN (Socket Mode: deskbot dials out, so no
 public URL is needed). Agents work in DESKBOT_SLACK_AGENT_CHANNEL when it is set.
 
-    channel.py    composition, mounting, Socket Mode
+    channel.py    composition, mounting, Socket Mode (`SlackChannel`)
     http.py       the signed HTTP endpoint
     router.py     Bolt listeners: ack, then route
     employees.py  employees: messages, mentions, /helpdesk, buttons
@@ -24,19 +24,19 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.slack.desk import DESTINATION, SlackDesk
+from bot.channels.slack.desk import SlackDesk
 from bot.channels.slack.employees import CHANNEL, SlackEmployees
 from bot.channels.slack.http import EventsEndpoint
 from bot.channels.slack.identity import Directory
 from bot.channels.slack.post import Pacer, Poster, make_client
 from bot.channels.slack.router import Background, Router, bolt_log
 from bot.channels.slack.store import DeskStore
-from bot.channels.web.app import Mount
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
@@ -49,6 +49,11 @@ RECONNECT_SECONDS = (1, 2, 5, 10, 30, 60)
 
 
 class SlackChannel:
+    """The `Channel` at POST /slack/events (or over Socket Mode), with the agents' `SlackDesk`
+    when DESKBOT_SLACK_AGENT_CHANNEL is set."""
+
+    name = CHANNEL
+
     def __init__(
         self,
         settings: Settings,
@@ -80,36 +85,30 @@ class SlackChannel:
         )
         self.work = Background()
         self.bolt = Router(self.employees, self.desk, self.work).app(self.client)
-        services.outbox.register(CHANNEL, self.employees.deliver)
-        if self.desk is not None:
-            services.outbox.register(DESTINATION, self.desk.deliver)
-            services.desks = (*services.desks, DESTINATION)
 
     @property
     def socket_mode(self) -> bool:
         return self.settings.slack_app_token is not None
 
-    def attach(self, app: web.Application) -> None:
-        app[SLACK] = self
-        if self.socket_mode:
-            app.cleanup_ctx.append(self._socket_mode)
-        else:
-            secret = self.settings.slack_signing_secret
-            assert secret is not None
+    def mount(self, app: web.Application) -> None:
+        token, secret = self.settings.slack_app_token, self.settings.slack_signing_secret
+        if token is not None:
+            app.cleanup_ctx.append(partial(self._socket_mode, token.get_secret_value()))
+        elif secret is not None:
             endpoint = EventsEndpoint(self.bolt, secret.get_secret_value(), self.clock)
             app.router.add_post(EVENTS_PATH, endpoint.handle)
+        else:
+            raise ValueError(
+                "Slack needs SLACK_SIGNING_SECRET (Events API) or SLACK_APP_TOKEN (Socket Mode)"
+            )
         app.cleanup_ctx.append(self._lifetime)
 
     async def _lifetime(self, _app: web.Application) -> AsyncIterator[None]:
         yield
         await self.work.close()
 
-    async def _socket_mode(self, _app: web.Application) -> AsyncIterator[None]:
-        token = self.settings.slack_app_token
-        assert token is not None
-        handler = AsyncSocketModeHandler(
-            self.bolt, token.get_secret_value(), logger=bolt_log, web_client=self.client
-        )
+    async def _socket_mode(self, token: str, _app: web.Application) -> AsyncIterator[None]:
+        handler = AsyncSocketModeHandler(self.bolt, token, logger=bolt_log, web_client=self.client)
         connecting = asyncio.create_task(self._connect(handler))
         yield
         connecting.cancel()
@@ -132,13 +131,10 @@ class SlackChannel:
                 return
 
 
-SLACK: web.AppKey[SlackChannel] = web.AppKey("slack", SlackChannel)
-
-
-def mount(
-    settings: Settings, services: Services, turns: Turns, relay: Relay, host: str
-) -> Mount | None:
-    """Mount the Slack endpoints when Slack is configured; None otherwise."""
+def build(
+    settings: Settings, services: Services, turns: Turns, relay: Relay
+) -> SlackChannel | None:
+    """The Slack channel when Slack is configured; None otherwise (and the log says why)."""
     if not settings.slack_enabled:
         if settings.slack_bot_token or settings.slack_signing_secret or settings.slack_app_token:
             log.warning(
@@ -152,4 +148,4 @@ def mount(
         "socket mode" if channel.socket_mode else f"events at {EVENTS_PATH}",
         "on" if channel.desk else "off (DESKBOT_SLACK_AGENT_CHANNEL is not set)",
     )
-    return channel.attach
+    return channel

@@ -2,8 +2,8 @@
 Resolve buttons; the post's thread is the conversation with the employee. Resolve opens a
 dialog for an optional resolution note, which the employee receives.
 
-Posts follow the ticket's events from the outbox (opened, user_message, claimed, ...), so they
-survive a Slack outage and every replica renders the same state. Claims go through the core,
+Posts follow the ticket's events from the outbox (`DeskEvent`), so they survive a Slack outage
+and every replica renders the same state. Claims go through the relay,
 whose conditional UPDATE lets exactly one agent win, however many press at once.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, assert_never
 
 from bot.channels.slack import wording as slack_wording
 from bot.channels.slack.blocks import escape, resolve_modal, thread_note, ticket_message
@@ -23,13 +23,13 @@ from bot.channels.slack.store import DeskPost, DeskStore
 from bot.dialogue import wording
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
-from handoff.outbox import OutboxMessage
+from bot.seams import DeskEvent, destination
 from handoff.tickets import Status, Ticket
 
 log = logging.getLogger(__name__)
 
-DESTINATION = "desk:slack"
 ORIGIN = "slack"
+DESTINATION = destination(ORIGIN)  # also the key its agents' deliveries are de-duplicated on
 
 
 class DeskNotReady(Exception):
@@ -37,6 +37,12 @@ class DeskNotReady(Exception):
 
 
 class SlackDesk:
+    """The `Desk` in Slack's agent channel (built only when there is one, so it always
+    listens)."""
+
+    origin = ORIGIN
+    listening = True
+
     def __init__(
         self,
         relay: Relay,
@@ -52,31 +58,29 @@ class SlackDesk:
         self.directory = directory
         self.posts = posts
         self.channel = channel
-        self._events: dict[str, Callable[[Ticket, Mapping[str, Any]], Awaitable[None]]] = {
-            "opened": self._opened,
-            "user_message": self._user_message,
-            "agent_message": self._agent_message,
-            "claimed": self._changed,
-            "resolved": self._changed,
-            "handed_back": self._changed,
-        }
 
     # -- ticket events, from the outbox ------------------------------------------------------
 
-    async def deliver(self, message: OutboxMessage) -> None:
-        event = str(message.payload.get("event"))
-        handler = self._events.get(event)
-        if event == "agent_message" and message.payload.get("origin") == ORIGIN:
+    async def deliver(self, event: DeskEvent, ticket_id: int, payload: Mapping[str, Any]) -> None:
+        if event is DeskEvent.AGENT_MESSAGE and payload.get("origin") == ORIGIN:
             return  # written in the post's thread: Slack shows it already
-        ticket = await asyncio.to_thread(
-            self.services.tickets.get, int(message.target["ticket_id"])
-        )
-        if handler is None or ticket is None:
-            log.warning("slack desk: nothing to do for a %s event", event)
+        ticket = await asyncio.to_thread(self.services.tickets.get, ticket_id)
+        if ticket is None:
+            log.warning("slack desk: no request for a %s event", event.value)
             return
-        await handler(ticket, message.payload)
+        match event:
+            case DeskEvent.OPENED:
+                await self._opened(ticket)
+            case DeskEvent.USER_MESSAGE:
+                await self._user_message(ticket, payload)
+            case DeskEvent.AGENT_MESSAGE:
+                await self._agent_message(ticket, payload)
+            case DeskEvent.CLAIMED | DeskEvent.RESOLVED | DeskEvent.HANDED_BACK:
+                await self._changed(ticket, event, payload)
+            case _:
+                assert_never(event)
 
-    async def _opened(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
+    async def _opened(self, ticket: Ticket) -> None:
         post = await asyncio.to_thread(self.posts.of_ticket, ticket.id)
         if post is not None:  # posted before, and the outbox tried again
             await self.poster.update(post.channel, post.ts, ticket_message(ticket))
@@ -107,13 +111,11 @@ class SlackDesk:
         )
         await self.poster.post(post.channel, thread_note(line), post.ts)
 
-    async def _changed(self, ticket: Ticket, payload: Mapping[str, Any]) -> None:
+    async def _changed(self, ticket: Ticket, event: DeskEvent, payload: Mapping[str, Any]) -> None:
         post = await self._post(ticket)
         await self.poster.update(post.channel, post.ts, ticket_message(ticket))
-        line = slack_wording.DESK_EVENT[str(payload["event"])].format(
-            agent=escape(str(payload.get("agent") or ""))
-        )
-        if payload["event"] == "resolved" and ticket.resolution:
+        line = slack_wording.DESK_EVENT[event].format(agent=escape(str(payload.get("agent") or "")))
+        if event is DeskEvent.RESOLVED and ticket.resolution:
             line += "\n" + wording.RESOLUTION_NOTE.format(resolution=escape(ticket.resolution))
         await self.poster.post(post.channel, thread_note(line), post.ts)
 

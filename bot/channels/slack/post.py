@@ -25,7 +25,8 @@ from bot.settings import Settings
 def make_client(settings: Settings) -> AsyncWebClient:
     """A Web API client for the bot token; DESKBOT_SLACK_API_URL points it elsewhere (tests,
     proxies). The base URL needs its trailing slash, or urljoin drops the last segment."""
-    assert settings.slack_bot_token is not None
+    if settings.slack_bot_token is None:
+        raise ValueError("Slack needs SLACK_BOT_TOKEN")
     base_url = settings.slack_api_url or AsyncWebClient.BASE_URL
     if not base_url.endswith("/"):
         base_url += "/"

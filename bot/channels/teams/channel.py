@@ -5,7 +5,7 @@ Framework token), or, without an app id, only while the server listens on a loop
 replies go to the `serviceUrl` a request names, so an open endpoint would post wherever a
 caller says.
 
-    channel.py    composition and mounting
+    channel.py    composition and mounting (`TeamsChannel`)
     sdk.py        botbuilder: the /api/messages handler, the turn, Bot Connector calls
     auth.py       botbuilder: tokens in and out
     router.py     which activity goes where
@@ -32,12 +32,11 @@ from prometheus_client import Counter
 from bot.channels.teams.activity import channel_setting
 from bot.channels.teams.auth import MULTI_TENANT, App, Cloud
 from bot.channels.teams.delivery import TEAMS_WINDOWS, RateLimiter, RetryPolicy
-from bot.channels.teams.desk import DESTINATION, TeamsDesk
+from bot.channels.teams.desk import TeamsDesk
 from bot.channels.teams.employees import CHANNEL, TeamsEmployees
 from bot.channels.teams.router import Router
 from bot.channels.teams.sdk import BotFramework
 from bot.channels.teams.store import DeskStore
-from bot.channels.web.app import Mount
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
@@ -56,7 +55,56 @@ class Tuning:
     windows: tuple[tuple[float, int], ...] = TEAMS_WINDOWS
 
 
-def mount(
+class TeamsChannel:
+    """The `Channel` at POST /api/messages, with the agents' `TeamsDesk` it feeds."""
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: Services,
+        turns: Turns,
+        relay: Relay,
+        app: App,
+        *,
+        cloud: Cloud | None = None,
+        tuning: Tuning | None = None,
+    ) -> None:
+        tuning = tuning or Tuning()
+        self.framework = BotFramework(
+            app, cloud or Cloud(), tuning.retry, RateLimiter(tuning.windows)
+        )
+        store = DeskStore(services.conversations.engine)
+        agents = channel_setting(settings.teams_agent_channel)
+        self.desk = TeamsDesk(relay, services, store, self.framework, agents)
+        self.employees = TeamsEmployees(turns, services, self.framework, tuning.first_reply_seconds)
+        self.router = Router(self.employees, self.desk)
+        if agents or store.agent_channel() is not None:
+            self.desk.enable()
+        self._answered = Counter(
+            "deskbot_teams_requests",
+            "Requests to /api/messages by HTTP status (401: rejected tokens)",
+            ["status"],
+            registry=services.metrics.registry,
+        )
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post(ROUTE, self._messages)
+        app.cleanup_ctx.append(self._lifetime)
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        response = await self.framework.handle(request, self.router.on_turn)
+        self._answered.labels(str(response.status)).inc()
+        return response
+
+    async def _lifetime(self, _app: web.Application) -> AsyncIterator[None]:
+        yield
+        await self.employees.close()
+        await self.framework.close()
+
+
+def build(
     settings: Settings,
     services: Services,
     turns: Turns,
@@ -65,44 +113,12 @@ def mount(
     *,
     cloud: Cloud | None = None,
     tuning: Tuning | None = None,
-) -> Mount | None:
-    """Mount the Teams endpoints when Teams is configured (or in local mode); None otherwise."""
+) -> TeamsChannel | None:
+    """The Teams channel when Teams is configured (or in local mode); None otherwise."""
     app = registration(settings, host)
     if app is None:
         return None
-    tuning = tuning or Tuning()
-    framework = BotFramework(app, cloud or Cloud(), tuning.retry, RateLimiter(tuning.windows))
-    store = DeskStore(services.conversations.engine)
-    agents = channel_setting(settings.teams_agent_channel)
-    desk = TeamsDesk(relay, services, store, framework, agents)
-    employees = TeamsEmployees(turns, services, framework, tuning.first_reply_seconds)
-    router = Router(employees, desk)
-    services.outbox.register(CHANNEL, employees.deliver)
-    services.outbox.register(DESTINATION, desk.deliver)
-    if agents or store.agent_channel() is not None:
-        desk.enable()
-    answered = Counter(
-        "deskbot_teams_requests",
-        "Requests to /api/messages by HTTP status (401: rejected tokens)",
-        ["status"],
-        registry=services.metrics.registry,
-    )
-
-    async def messages(request: web.Request) -> web.StreamResponse:
-        response = await framework.handle(request, router.on_turn)
-        answered.labels(str(response.status)).inc()
-        return response
-
-    async def lifetime(_app: web.Application) -> AsyncIterator[None]:
-        yield
-        await employees.close()
-        await framework.close()
-
-    def add(web_app: web.Application) -> None:
-        web_app.router.add_post(ROUTE, messages)
-        web_app.cleanup_ctx.append(lifetime)
-
-    return add
+    return TeamsChannel(settings, services, turns, relay, app, cloud=cloud, tuning=tuning)
 
 
 def registration(settings: Settings, host: str) -> App | None:

@@ -3,15 +3,15 @@ conversation with the employee in its thread.
 
 Ticket events reach the desk through the outbox ("desk:teams"), so a post survives a Teams
 outage or a restart. Agents act in the thread: their replies go to the employee through the
-dialogue core, which also tells the other desks.
+relay, which also tells the other desks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, assert_never
 
 from bot.channels.teams import activity as act
 from bot.channels.teams import wording as teams_wording
@@ -20,12 +20,12 @@ from bot.channels.teams.sdk import BotFramework, Turn
 from bot.channels.teams.store import AgentChannel, DeskStore, DeskThread
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
-from handoff.outbox import OutboxMessage
+from bot.seams import DeskEvent, destination
 from handoff.tickets import Ticket
 
 log = logging.getLogger(__name__)
-DESTINATION = "desk:teams"
 ORIGIN = "teams"
+DESTINATION = destination(ORIGIN)
 NOTE = "note:"
 
 
@@ -34,6 +34,10 @@ class DeskNotReady(Exception):
 
 
 class TeamsDesk:
+    """The `Desk` in the Teams agents' channel: it listens once it knows where that is."""
+
+    origin = ORIGIN
+
     def __init__(
         self,
         relay: Relay,
@@ -47,19 +51,11 @@ class TeamsDesk:
         self.store = store
         self.framework = framework
         self.configured = configured_channel or None
-        self._events: dict[str, Callable[[int, Mapping[str, Any]], Awaitable[None]]] = {
-            "opened": self._opened,
-            "user_message": self._user_message,
-            "agent_message": self._agent_message,
-            "claimed": self._refresh,
-            "resolved": self._refresh,
-            "handed_back": self._refresh,
-        }
+        self.listening = False
 
     def enable(self) -> None:
-        """From now on the dialogue core tells this desk about every ticket."""
-        if DESTINATION not in self.services.desks:
-            self.services.desks = (*self.services.desks, DESTINATION)
+        """From now on the relay tells this desk about every ticket."""
+        self.listening = True
 
     # -- finding the agents' channel ----------------------------------------------------------
 
@@ -111,7 +107,7 @@ class TeamsDesk:
         with self.services.outbox.engine.begin() as conn:
             for ticket_id in waiting:
                 self.services.outbox.add(
-                    DESTINATION, {"ticket_id": ticket_id}, {"event": "opened"}, conn
+                    DESTINATION, {"ticket_id": ticket_id}, {"event": DeskEvent.OPENED.value}, conn
                 )
         return len(waiting)
 
@@ -186,14 +182,18 @@ class TeamsDesk:
 
     # -- ticket events from the outbox --------------------------------------------------------
 
-    async def deliver(self, outbox_message: OutboxMessage) -> None:
-        payload = outbox_message.payload
-        handler = self._events.get(str(payload.get("event")))
-        if handler is not None:
-            await handler(int(outbox_message.target["ticket_id"]), payload)
-
-    async def _opened(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
-        await self._thread(ticket_id)
+    async def deliver(self, event: DeskEvent, ticket_id: int, payload: Mapping[str, Any]) -> None:
+        match event:
+            case DeskEvent.OPENED:
+                await self._thread(ticket_id)
+            case DeskEvent.USER_MESSAGE:
+                await self._user_message(ticket_id, payload)
+            case DeskEvent.AGENT_MESSAGE:
+                await self._agent_message(ticket_id, payload)
+            case DeskEvent.CLAIMED | DeskEvent.RESOLVED | DeskEvent.HANDED_BACK:
+                await self._refresh(ticket_id)
+            case _:
+                assert_never(event)
 
     async def _user_message(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
         ticket, thread, channel = await self._thread(ticket_id)
@@ -212,7 +212,7 @@ class TeamsDesk:
         )
         await self._post(channel, thread, text)
 
-    async def _refresh(self, ticket_id: int, payload: Mapping[str, Any]) -> None:
+    async def _refresh(self, ticket_id: int) -> None:
         """Claimed, resolved or handed back: everyone's card shows the new state."""
         ticket, thread, channel = await self._thread(ticket_id)
         service_url = str(channel.reference["serviceUrl"])

@@ -1,4 +1,5 @@
-"""The web chat: a page and a small JSON API over the dialogue core.
+"""The web chat: a page and a small JSON API over the dialogue core, and the assets at /static
+(the stylesheet is the console's too).
 
 The browser sends a message and polls the transcript for new lines, so an agent's reply
 reaches it the same way as the assistant's. Identity comes from the signed session: a demo
@@ -10,6 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -21,12 +23,17 @@ from bot.dialogue.conversations import ConversationStore, StoredMessage
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
 
+CHANNEL = "web"
+STATIC = Path(__file__).parent / "static"
 COOKIE = "deskbot_chat"
 MAX_TEXT = 4000
 
 
 @dataclass
 class WebChannel:
+    """The `Channel` at /chat. Its clients poll the transcript, so nothing is pushed to it."""
+
+    name = CHANNEL
     turns: Turns
     conversations: ConversationStore
     signer: Signer
@@ -34,7 +41,9 @@ class WebChannel:
     identity_header: str | None = None
     secure_cookies: bool = False
 
-    def routes(self, app: web.Application) -> None:
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get("/", _home)
+        app.router.add_static("/static", STATIC, append_version=False)
         app.router.add_get("/chat", self.page)
         app.router.add_post("/chat/session", self.sign_in)
         app.router.add_post("/chat/sign-out", self.sign_out)
@@ -143,7 +152,7 @@ class WebChannel:
         identity = Identity(session.user_id, session.email, session.name)
         await self.turns.handle(
             IncomingMessage(
-                "web", session.sid, identity, text, action, reference={"sid": session.sid}
+                CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
             )
         )
         return web.json_response({"messages": await self._since(session, after)})
@@ -168,11 +177,15 @@ class WebChannel:
     async def _since(self, session: ChatSession, after: int) -> list[dict[str, Any]]:
         import asyncio
 
-        conversation = await asyncio.to_thread(self.conversations.find, "web", session.sid)
+        conversation = await asyncio.to_thread(self.conversations.find, CHANNEL, session.sid)
         if conversation is None:
             return []
         rows = await asyncio.to_thread(self.conversations.messages, conversation.id, after)
         return [_message_json(m) for m in rows]
+
+
+async def _home(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/chat")
 
 
 def _message_json(m: StoredMessage) -> dict[str, Any]:
