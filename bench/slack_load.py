@@ -62,7 +62,7 @@ KEEPING_UP = 2.0  # seconds: answers slower than this at p99 mean a growing back
 
 
 def serve(args: argparse.Namespace) -> None:
-    from bot.cli import setup_logging
+    from bot.cli.common import setup_logging
     from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
     from bot.wiring import build, embedder, prepare_knowledge, serve
     from retrieval.embedding import HashEmbedder

@@ -10,16 +10,13 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import Engine
 from threadpoolctl import threadpool_limits
 
 from bot import demo_data
-from bot.channels.slack import channel as slack_channel
-from bot.channels.slack.channel import SlackChannel
-from bot.channels.teams import channel as teams_channel
-from bot.channels.teams.channel import TeamsChannel
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.sessions import Signer
 from bot.db import make_engine, migrate
@@ -43,6 +40,10 @@ from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
 from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
+
+if TYPE_CHECKING:
+    from bot.channels.slack.channel import SlackChannel
+    from bot.channels.teams.channel import TeamsChannel
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,10 @@ def build(
     """The whole server, with every configured channel and desk registered. Tests pass a fake
     `embedder`, and `background=False` to run the outbox by hand
     (`await services.outbox.deliver_due()`)."""
+    # imported here, so the commands that never serve do not load the Slack and Teams SDKs
+    from bot.channels.slack import channel as slack_channel
+    from bot.channels.teams import channel as teams_channel
+
     engine = database(settings)
     s = services(settings, engine, embedder)
     turns, relay = Turns(s), Relay(s)

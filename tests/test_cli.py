@@ -10,8 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli_eval import eval_command  # noqa: F401 - registers the commands
-from bot.cli_run import serve_command  # noqa: F401
 
 DATA = Path(__file__).parent / "data"
 runner = CliRunner()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.cli_console import user_app
+from bot.cli.users import user_app
 from bot.console.accounts import AccountError, AccountStore, Role, demo_accounts
 from bot.console.audit import AuditLog
 from bot.console.sessions import SessionStore
@@ -84,7 +84,7 @@ def test_owner_matching(sqlite_engine: Engine) -> None:
 
 @pytest.mark.usefixtures("restored_logging")
 def test_cli_add_list_disable_enable(sqlite_url: str, sqlite_engine: Engine) -> None:
-    assert user_app.registered_commands  # importing bot.cli_console registers `user`
+    assert user_app.registered_commands  # importing bot.cli registers `user`
     runner = CliRunner()
     env = {"DESKBOT_DATABASE_URL": sqlite_url}
     added = runner.invoke(

@@ -1,66 +1,28 @@
-"""The `deskbot` command line."""
+"""`deskbot kb import`, `deskbot kb check` and `deskbot kb calibrate`."""
 
 from __future__ import annotations
 
-import logging
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.settings import Settings
-from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems, load_path
-
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # locals may hold user text
-    help="deskbot: the IT self-service assistant.",
+from bot import wiring
+from bot.cli.common import (
+    embedding_progress,
+    err,
+    kb_app,
+    out,
+    report_problems,
+    settings,
+    setup_logging,
 )
-kb_app = typer.Typer(no_args_is_help=True, help="Manage the knowledge base.")
-app.add_typer(kb_app, name="kb")
-out = Console()
-err = Console(stderr=True)
-
-
-def settings() -> Settings:
-    return Settings()
-
-
-def setup_logging(level: int = logging.WARNING) -> None:
-    from bot.redaction import install_log_redaction
-
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "sentence_transformers", "httpx", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    install_log_redaction()
-
-
-def embedding_progress(label: str) -> tuple[Progress, object]:
-    progress = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task(label, total=None)
-
-    def advance(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
-
-    return progress, advance
-
-
-def report_problems(problems: list[Problem]) -> None:
-    for problem in problems:
-        style = "red" if problem.severity is Severity.ERROR else "yellow"
-        err.print(f"[{style}]{problem}[/{style}]", highlight=False, markup=True, soft_wrap=True)
+from bot.db import make_engine, migrate
+from bot.evaluation import calibration_summary
+from bot.settings import Settings
+from retrieval.evaluation import LabeledQuery, QueryFileError, load_queries
+from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems, load_path
 
 
 @kb_app.command("import")
@@ -75,8 +37,6 @@ def kb_import(
     if not result.ok:
         err.print(f"[red]{len(result.errors)} error(s): nothing was imported.[/red]")
         raise typer.Exit(1)
-    from bot import wiring
-
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
     progress, advance = embedding_progress("embedding")
@@ -120,9 +80,6 @@ def near_duplicate_warnings(
     config: Settings, result: LoadResult, threshold: float
 ) -> list[Problem]:
     """Embed the checked articles (in a scratch store; vectors are cached) and compare them."""
-    from bot import wiring
-    from bot.db import make_engine, migrate
-
     scratch = make_engine("sqlite://")
     migrate(scratch)
     kb = wiring.knowledge_base(config, wiring.database(config), store_engine=scratch)
@@ -141,10 +98,51 @@ def near_duplicate_warnings(
     ]
 
 
-def main() -> None:
-    from bot import cli_console, cli_eval, cli_run  # noqa: F401 - they register their commands
+def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
+    """A calibration file without questions that no article answers teaches the confidence
+    nothing about refusing: say so."""
+    unanswerable = sum(not q.answerable for q in queries)
+    if unanswerable < max(5, len(queries) // 20):
+        err.print(
+            f"[yellow]{name}: only {unanswerable} of {len(queries)} questions have no answering "
+            "article; add unanswerable questions or the threshold cannot learn to refuse.[/yellow]"
+        )
+
+
+@kb_app.command("calibrate")
+def kb_calibrate(
+    queries_file: Annotated[
+        Path, typer.Argument(help="Labeled JSONL: {query, relevant_ids} for this knowledge base.")
+    ],
+    target_precision: Annotated[
+        float | None, typer.Option(min=0.5, max=1.0, help="Default: DESKBOT_TARGET_PRECISION.")
+    ] = None,
+    write: Annotated[
+        Path | None, typer.Option(help="Also write the calibration to this JSON file.")
+    ] = None,
+) -> None:
+    """Fit the confidence calibration on labeled questions and store it for the running bot."""
+    setup_logging()
+    config = settings()
+    try:
+        queries = load_queries(queries_file)
+    except QueryFileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    warn_if_one_sided(queries, str(queries_file))
+    engine = wiring.database(config)
+    kb = wiring.knowledge_base(config, engine)
+    kb.load()
+    from retrieval.evaluation import fit_calibration
 
     try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+        calibration = fit_calibration(
+            kb, queries, target_precision or config.target_precision, source=str(queries_file)
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    kb.use_calibration(calibration, persist=True)
+    if write is not None:
+        write.write_text(calibration.to_json() + "\n", encoding="utf-8")
+    out.print(f"stored: {calibration_summary(calibration)}; threshold {calibration.threshold:.3f}")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bot import demo_data
-from bot.cli import app, err, out, settings, setup_logging
+from bot.cli.common import app, err, out, settings, setup_logging
 from bot.dialogue.messages import Identity
 from bot.wiring import build, prepare_knowledge, serve
 
@@ -72,6 +72,3 @@ def chat_command(
         runtime.turns, runtime.services.conversations, identity, str(uuid.uuid4())
     )
     asyncio.run(chat.run())
-
-
-__all__ = ["chat_command", "demo_command", "demo_data", "serve_command"]

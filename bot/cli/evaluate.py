@@ -9,21 +9,20 @@ from typing import Annotated, Any
 import typer
 
 from bot import wiring
-from bot.cli import (
+from bot.cli.common import (
     app,
     embedding_progress,
     err,
-    kb_app,
     out,
     report_problems,
     settings,
     setup_logging,
 )
+from bot.cli.kb import warn_if_one_sided
 from bot.db import make_engine, migrate
-from bot.evaluation import Report, calibration_summary, decision_lines, evaluate, write_curve
+from bot.evaluation import Report, decision_lines, evaluate, write_curve
 from flows.router import Router
 from retrieval.evaluation import (
-    LabeledQuery,
     QueryFileError,
     leave_out,
     load_queries,
@@ -149,17 +148,6 @@ def eval_command(
     print_report(report)
 
 
-def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
-    """A calibration file without questions that no article answers teaches the confidence
-    nothing about refusing: say so."""
-    unanswerable = sum(not q.answerable for q in queries)
-    if unanswerable < max(5, len(queries) // 20):
-        err.print(
-            f"[yellow]{name}: only {unanswerable} of {len(queries)} questions have no answering "
-            "article; add unanswerable questions or the threshold cannot learn to refuse.[/yellow]"
-        )
-
-
 def print_report(report: Report) -> None:
     out.print(
         f"[bold]{report.queries} queries[/bold]"
@@ -231,42 +219,3 @@ def gaps_command(
         for example in row["examples"][1:]:
             out.print(f"     {example}")
         out.print(f"     reasons: {', '.join(row['reasons'])}; nearest article: {nearest_text}")
-
-
-@kb_app.command("calibrate")
-def kb_calibrate(
-    queries_file: Annotated[
-        Path, typer.Argument(help="Labeled JSONL: {query, relevant_ids} for this knowledge base.")
-    ],
-    target_precision: Annotated[
-        float | None, typer.Option(min=0.5, max=1.0, help="Default: DESKBOT_TARGET_PRECISION.")
-    ] = None,
-    write: Annotated[
-        Path | None, typer.Option(help="Also write the calibration to this JSON file.")
-    ] = None,
-) -> None:
-    """Fit the confidence calibration on labeled questions and store it for the running bot."""
-    setup_logging()
-    config = settings()
-    try:
-        queries = load_queries(queries_file)
-    except QueryFileError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    warn_if_one_sided(queries, str(queries_file))
-    engine = wiring.database(config)
-    kb = wiring.knowledge_base(config, engine)
-    kb.load()
-    from retrieval.evaluation import fit_calibration
-
-    try:
-        calibration = fit_calibration(
-            kb, queries, target_precision or config.target_precision, source=str(queries_file)
-        )
-    except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
-    kb.use_calibration(calibration, persist=True)
-    if write is not None:
-        write.write_text(calibration.to_json() + "\n", encoding="utf-8")
-    out.print(f"stored: {calibration_summary(calibration)}; threshold {calibration.threshold:.3f}")

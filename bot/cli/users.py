@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli import app, err, out, settings, setup_logging
+from bot.cli.common import app, err, out, settings, setup_logging
 from bot.console.accounts import AccountError, AccountStore, Role
 
 user_app = typer.Typer(no_args_is_help=True, help="Manage console accounts.")
