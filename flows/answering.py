@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from flows.intents import Decision, Intent, Reason
-from flows.types import Decided, FlowState, Handoff, Outcome, RecordGap, Say, UserTurn
+from flows.says import Answer, Choose, HandoffNotice, Rephrase, Say
+from flows.types import Decided, FlowState, Handoff, Outcome, RecordGap, UserTurn
 from retrieval.knowledge import Retrieval
 
 
@@ -59,10 +60,10 @@ def answer(
                 pending_choices=choices,
                 offered=(*state.offered, *((c, hit.confidence) for c in choices)),
             )
-            articles = [hit.articles[c] for c in choices]
+            articles = tuple(hit.articles[c] for c in choices)
             return Outcome(
                 state,
-                (*prefix, Say("choose", {"articles": articles})),
+                (*prefix, Choose(articles)),
                 decided(intent, Decision.CLARIFY, hit),
             )
         article = hit.articles[top.article_id]
@@ -75,7 +76,7 @@ def answer(
         )
         return Outcome(
             state,
-            (*prefix, Say("answer", {"article": article, "confidence": hit.confidence})),
+            (*prefix, Answer(article)),
             decided(intent, Decision.ANSWER, hit),
         )
     gap = RecordGap(
@@ -88,7 +89,7 @@ def answer(
     if not state.rephrase_asked and worth_asking:
         state = replace(state, rephrase_asked=True, pending_choices=())
         return Outcome(
-            state, (*prefix, Say("rephrase")), decided(intent, Decision.CLARIFY, hit), (gap,)
+            state, (*prefix, Rephrase()), decided(intent, Decision.CLARIFY, hit), (gap,)
         )
     reason = Reason.REPEATED_FAILURE if state.rephrase_asked else Reason.LOW_CONFIDENCE
     reported = intent if worth_asking or intent is not Intent.FAQ else Intent.UNKNOWN
@@ -114,7 +115,7 @@ def handoff(
     state = replace(state, pending_choices=(), rephrase_asked=False)
     return Outcome(
         state,
-        (*prefix, Say("handoff", {"reason": reason, "priority": priority})),
+        (*prefix, HandoffNotice(reason, priority)),
         record,
         (*actions, Handoff(reason, priority, category)),
     )

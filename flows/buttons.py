@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flows.intents import Decision, Intent
+from flows.says import Answer, FeedbackNothing, FeedbackSorry, FeedbackThanks
 from flows.types import (
     Decided,
     FlowState,
@@ -13,7 +14,6 @@ from flows.types import (
     Outcome,
     RecordFeedback,
     RecordGap,
-    Say,
     UserTurn,
 )
 
@@ -22,7 +22,7 @@ def feedback(state: FlowState, turn: UserTurn, helpful: bool) -> Outcome:
     article = state.last_answer
     if article is None:
         return Outcome(
-            state, (Say("feedback.nothing"),), Decided(Intent.FAQ, Decision.REPLY, route="button")
+            state, (FeedbackNothing(),), Decided(Intent.FAQ, Decision.REPLY, route="button")
         )
     state = replace(
         state, feedback=(*state.feedback, (article, helpful)), negative_feedback=not helpful
@@ -33,7 +33,7 @@ def feedback(state: FlowState, turn: UserTurn, helpful: bool) -> Outcome:
     if helpful:
         return Outcome(
             state,
-            (Say("feedback.thanks"),),
+            (FeedbackThanks(),),
             Decided(Intent.FAQ, Decision.REPLY, article_id=article, route="button"),
             actions,
         )
@@ -41,7 +41,7 @@ def feedback(state: FlowState, turn: UserTurn, helpful: bool) -> Outcome:
         actions = (*actions, RecordGap(state.last_question, "not_helpful", article, 0.0))
     return Outcome(
         state,
-        (Say("feedback.sorry"),),
+        (FeedbackSorry(),),
         Decided(Intent.FAQ, Decision.CLARIFY, article_id=article, route="button"),
         actions,
     )
@@ -57,7 +57,7 @@ def choice(state: FlowState, article_id: str, knowledge: Knowledge) -> Outcome |
     state = replace(state, pending_choices=(), last_answer=article.id, rephrase_asked=False)
     return Outcome(
         state,
-        (Say("answer", {"article": article, "confidence": None}),),
+        (Answer(article),),
         Decided(Intent.FAQ, Decision.ANSWER, article_id=article.id, route="button"),
     )
 

@@ -12,6 +12,7 @@ from flows.answering import AnswerPolicy, answer, handoff
 from flows.intents import Decision, Intent, Reason
 from flows.request_status import request_status
 from flows.router import Route, Router
+from flows.says import Solved
 from flows.smalltalk import smalltalk
 from flows.types import (
     Decided,
@@ -20,7 +21,6 @@ from flows.types import (
     Outcome,
     RecordGap,
     Requests,
-    Say,
     UserTurn,
 )
 
@@ -82,7 +82,7 @@ class Policy:
             return buttons.feedback(state, turn, helpful=False)
         if action == "solved":
             return Outcome(
-                state, (Say("solved"),), Decided(Intent.SMALLTALK, Decision.REPLY, route="button")
+                state, (Solved(),), Decided(Intent.SMALLTALK, Decision.REPLY, route="button")
             )
         if action == "human":
             return escalation.human(state, turn, Route(Intent.HUMAN, via="button"))

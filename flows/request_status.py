@@ -11,7 +11,15 @@ import re
 
 from flows.intents import Decision, Intent
 from flows.router import Route
-from flows.types import Decided, FlowState, Outcome, Requests, Say, UserTurn
+from flows.says import (
+    Say,
+    StatusList,
+    StatusNoIdentity,
+    StatusNone,
+    StatusNoneOpen,
+    StatusNotFound,
+)
+from flows.types import Decided, FlowState, Outcome, Requests, UserTurn
 from handoff.tickets import RequestView
 from retrieval.text import tokenize
 
@@ -21,15 +29,15 @@ SHOWN = 5
 
 
 def request_status(state: FlowState, turn: UserTurn, route: Route, requests: Requests) -> Outcome:
-    def reply(key: str, **data: object) -> Outcome:
+    def reply(say: Say) -> Outcome:
         return Outcome(
             state,
-            (Say(key, data),),
+            (say,),
             Decided(Intent.REQUEST_STATUS, Decision.REPLY, route=route.via),
         )
 
     if not turn.requester:
-        return reply("status.no_identity")
+        return reply(StatusNoIdentity())
     mine = sorted(requests.requests_of(turn.requester), key=lambda r: r.updated_at, reverse=True)
     numbers = [f"REQ{m}" for m in NUMBER.findall(turn.text)]
     if numbers:
@@ -37,17 +45,17 @@ def request_status(state: FlowState, turn: UserTurn, route: Route, requests: Req
         found = [by_number[n] for n in numbers if n in by_number]
         missing = [n for n in numbers if n not in by_number]
         if not found:
-            return reply("status.not_found", numbers=missing)
-        return reply("status.list", requests=found, missing=missing)
+            return reply(StatusNotFound(tuple(missing)))
+        return reply(StatusList(tuple(found), tuple(missing)))
     open_ = [r for r in mine if r.status in OPEN_STATES]
     if not mine:
-        return reply("status.none")
+        return reply(StatusNone())
     topical = _matching(turn.text, mine)
     if topical:
-        return reply("status.list", requests=topical[:SHOWN], missing=[])
+        return reply(StatusList(tuple(topical[:SHOWN])))
     if not open_:
-        return reply("status.none_open", recent=mine[:SHOWN])
-    return reply("status.list", requests=open_[:SHOWN], missing=[])
+        return reply(StatusNoneOpen(tuple(mine[:SHOWN])))
+    return reply(StatusList(tuple(open_[:SHOWN])))
 
 
 _GENERIC = set(

@@ -1,17 +1,18 @@
 """What flows take and give: a user's turn, the conversation's flow state, and an outcome made
-of things to say (message keys; the wording lives in bot.messages), actions for the dialogue
-core to carry out, and the decision record for the audit log."""
+of things to say (`flows.says`; the words are the edge's), actions for the dialogue core to
+carry out, and the decision record for the audit log."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from flows.intents import Decision, Intent, Reason
+from flows.says import Say
 from handoff.tickets import RequestView
 from retrieval.articles import Article
 from retrieval.knowledge import Retrieval
@@ -53,12 +54,6 @@ class FlowState:
             if key in clean:
                 clean[key] = tuple(tuple(x) for x in clean[key])
         return cls(**clean)
-
-
-@dataclass(frozen=True)
-class Say:
-    key: str
-    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -191,18 +191,7 @@ class Turns:
         history = self.s.conversations.messages(conversation.id) if hands_off else []
         with self.s.conversations.engine.begin() as conn:
             ticket = self._carry_out(conn, conversation, outcome, text, history)
-            for say in outcome.says:
-                if say.key == "handoff":
-                    assert ticket is not None
-                    replies.append(
-                        wording.handoff(
-                            say.data["reason"], say.data["priority"], ticket.number, ticket.category
-                        )
-                    )
-                else:
-                    rendered = wording.render(say)
-                    if rendered is not None:
-                        replies.append(rendered)
+            replies.extend(wording.reply(say, ticket) for say in outcome.says)
             if not replies:
                 replies.append(
                     Reply(

@@ -1,19 +1,36 @@
-"""Every word deskbot says to an employee, in one place.
+"""Every word the assistant says to an employee, whatever the channel (what only one channel
+shows is in that channel's own wording module).
 
-Flows decide *what* to say (a key and data); this module says it. Changing the wording never
-touches logic. Each automated reply is marked automated; a person's words never are.
+Flows decide *what* to say (a `flows.says` kind with its data); `reply` says it. Changing the
+wording never touches logic. Each automated reply is marked automated; a person's words never are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import assert_never
 
 from bot.dialogue.messages import Button, Reply, Source
-from flows.intents import Reason
-from flows.types import Say
-from handoff.tickets import RequestView
+from flows.intents import Reason, SmalltalkKind
+from flows.says import (
+    Answer,
+    Choose,
+    FeedbackNothing,
+    FeedbackSorry,
+    FeedbackThanks,
+    HandoffNotice,
+    Rephrase,
+    Say,
+    SmallTalk,
+    Solved,
+    StatusList,
+    StatusNoIdentity,
+    StatusNone,
+    StatusNoneOpen,
+    StatusNotFound,
+)
+from handoff.tickets import RequestView, Ticket
 from retrieval.articles import Article
 
 ASSISTANT = "deskbot"
@@ -166,7 +183,7 @@ def when(day: date | None) -> str:
     return day.strftime("%-d %B %Y") if day else "unknown"
 
 
-def answer(article: Article, confidence: float | None) -> Reply:
+def answer(article: Article) -> Reply:
     return Reply(
         text=article.short_answer,
         kind="answer",
@@ -192,19 +209,10 @@ def _status_line(r: RequestView) -> str:
     return f"• {r.number} — {r.title}: {label}{who} (updated {when(r.updated_at.date())})"
 
 
-def _status(key: str, data: Mapping[str, Any]) -> Reply:
-    if key == "status.no_identity":
-        return Reply(STATUS_NO_IDENTITY, "status", buttons=(TALK_TO_PERSON,))
-    if key == "status.not_found":
-        numbers = ", ".join(data["numbers"])
-        return Reply(STATUS_NOT_FOUND.format(numbers=numbers), "status", buttons=(TALK_TO_PERSON,))
-    if key == "status.none":
-        return Reply(STATUS_NONE, "status")
-    requests: Sequence[RequestView] = data.get("requests") or data.get("recent") or ()
-    head = STATUS_NONE_OPEN if key == "status.none_open" else STATUS_LIST
+def _status_list(head: str, requests: Sequence[RequestView], missing: Sequence[str]) -> Reply:
     lines = [head, *(_status_line(r) for r in requests)]
-    if data.get("missing"):
-        lines.append(STATUS_NOT_FOUND.format(numbers=", ".join(data["missing"])))
+    if missing:
+        lines.append(STATUS_NOT_FOUND.format(numbers=", ".join(missing)))
     return Reply("\n".join(lines), "status")
 
 
@@ -223,32 +231,45 @@ def handoff(reason: Reason, priority: str, number: str, category: str | None = N
     return Reply("\n\n".join(lines), "handoff")
 
 
-RENDERERS: dict[str, Callable[[Mapping[str, Any]], Reply]] = {
-    "answer": lambda d: answer(d["article"], d.get("confidence")),
-    "choose": lambda d: Reply(
-        CHOOSE,
-        "choice",
-        buttons=(*(Button(a.title, f"choose:{a.id}") for a in d["articles"]), NONE_OF_THESE),
-    ),
-    "rephrase": lambda d: Reply(REPHRASE, "clarify", buttons=(TALK_TO_PERSON,)),
-    "feedback.thanks": lambda d: Reply(FEEDBACK_THANKS, "notice"),
-    "feedback.sorry": lambda d: Reply(FEEDBACK_SORRY, "clarify", buttons=(TALK_TO_PERSON,)),
-    "feedback.nothing": lambda d: Reply(FEEDBACK_NOTHING, "notice"),
-    "solved": lambda d: Reply(SOLVED_THANKS, "notice"),
-}
-
-
-def render(say: Say) -> Reply | None:
-    """A flow's Say as a Reply. Handoff and risky advice are rendered by the core, which
-    knows the ticket number."""
-    if say.key.startswith("smalltalk."):
-        kind = say.key.removeprefix("smalltalk.")
-        buttons = (TALK_TO_PERSON,) if kind == "identity" else ()
-        return Reply(SMALLTALK.get(kind, SMALLTALK["ack"]), "smalltalk", buttons=buttons)
-    if say.key.startswith("status."):
-        return _status(say.key, say.data)
-    renderer = RENDERERS.get(say.key)
-    return renderer(say.data) if renderer else None
+def reply(say: Say, ticket: Ticket | None = None) -> Reply:
+    """What a flow decided to say, in words. A hand-off notice names `ticket`, the ticket the
+    core opened for it (the risky advice depends on its category)."""
+    match say:
+        case Answer(article=article):
+            return answer(article)
+        case Choose(articles=articles):
+            choices = tuple(Button(a.title, f"choose:{a.id}") for a in articles)
+            return Reply(CHOOSE, "choice", buttons=(*choices, NONE_OF_THESE))
+        case Rephrase():
+            return Reply(REPHRASE, "clarify", buttons=(TALK_TO_PERSON,))
+        case HandoffNotice(reason=reason, priority=priority):
+            if ticket is None:
+                raise ValueError("a hand-off notice names its ticket, and none was opened")
+            return handoff(reason, priority, ticket.number, ticket.category)
+        case FeedbackThanks():
+            return Reply(FEEDBACK_THANKS, "notice")
+        case FeedbackSorry():
+            return Reply(FEEDBACK_SORRY, "clarify", buttons=(TALK_TO_PERSON,))
+        case FeedbackNothing():
+            return Reply(FEEDBACK_NOTHING, "notice")
+        case Solved():
+            return Reply(SOLVED_THANKS, "notice")
+        case SmallTalk(kind=kind):
+            buttons = (TALK_TO_PERSON,) if kind is SmalltalkKind.IDENTITY else ()
+            return Reply(SMALLTALK[kind], "smalltalk", buttons=buttons)
+        case StatusNoIdentity():
+            return Reply(STATUS_NO_IDENTITY, "status", buttons=(TALK_TO_PERSON,))
+        case StatusNotFound(numbers=numbers):
+            text = STATUS_NOT_FOUND.format(numbers=", ".join(numbers))
+            return Reply(text, "status", buttons=(TALK_TO_PERSON,))
+        case StatusNone():
+            return Reply(STATUS_NONE, "status")
+        case StatusList(requests=requests, missing=missing):
+            return _status_list(STATUS_LIST, requests, missing)
+        case StatusNoneOpen(recent=recent):
+            return _status_list(STATUS_NONE_OPEN, recent, ())
+        case _:
+            assert_never(say)
 
 
 def plain_text(reply: Reply) -> str:
