@@ -59,7 +59,7 @@ def main() -> None:
     )
     kb.import_articles(load_path(args.kb).articles)
     policy = Policy(Router.from_file(embedder), kb, NoRequests())
-    policy.router.warm_up()
+    policy.learn()
 
     texts = [redact_text(r["text"]) for r in rows]
     vectors = embedder.encode(texts)

@@ -1,1 +1,2 @@
-"""deskbot's edge: neutral message types, the dialogue core, channels, web server and CLI."""
+"""deskbot's edge: the dialogue core (`dialogue`), the channels and the console, the seams they
+plug into (`seams`), the server, the CLI, and the one composition root (`wiring`)."""

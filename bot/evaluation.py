@@ -116,8 +116,8 @@ def _evaluate(
     target_precision: float,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[Report, list[Decided]]:
-    router.warm_up()
     policy = Policy(router, kb, NoRequests())
+    policy.learn()
     vectors = kb.encode_query([redact_text(q.query) for q in queries])
     results = search_all(kb, queries, vectors)
     source = kb.calibration.source or "default"
@@ -158,7 +158,8 @@ def _evaluate(
         models.append(kb.calibration)
         thresholds.append(kb.threshold)
     final = [d for d in decided if d is not None]
-    assert len(final) == len(queries)
+    if len(final) != len(queries):
+        raise ValueError(f"the folds decided {len(final)} of {len(queries)} queries")
     report = _report(kb, queries, final, confidences, results, vectors, target_precision, source)
     report.threshold = sum(thresholds) / len(thresholds)
     report.calibration_model = calibration_summary(models[0]) + (

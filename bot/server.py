@@ -8,13 +8,13 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.dialogue.services import Services
+from bot.failures import log_failure
 
 log = logging.getLogger(__name__)
 Mount = Callable[[web.Application], None]  # adds routes (and lifetimes) to the application
@@ -87,10 +87,5 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException:
         raise
     except Exception as exc:
-        log.error(
-            "unhandled error on %s: %s\n%s",
-            request.path,
-            exc.__class__.__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
+        log_failure(log, f"a request to {request.path}", exc)
         return web.json_response({"error": "internal error"}, status=500)

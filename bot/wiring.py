@@ -131,7 +131,7 @@ def warm_up(s: Services) -> None:
     """Load the index and train the router before the first user arrives."""
     if s.knowledge.revision < 0:
         s.knowledge.load()
-    s.policy.router.learn(s.knowledge.question_vectors(), s.knowledge.revision)
+    s.policy.learn()
 
 
 # -- the server ------------------------------------------------------------------------------

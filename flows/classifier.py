@@ -16,10 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from flows.intents import Intent
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, Vector
 
 EXEMPLARS_FILE = Path(__file__).with_name("exemplars.jsonl")
-Vector = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""The dispatcher: route a turn to its flow. The allow-list is the `FLOWS` table; anything
-the router cannot place is treated as a question for the knowledge base, which answers only
-when confident and otherwise asks once to rephrase or hands off."""
+"""The dispatcher: route a turn to its flow. The allow-list is the intent -> flow table in
+`Policy.handle`; anything the router cannot place is treated as a question for the knowledge
+base, which answers only when confident and otherwise asks once to rephrase or hands off."""
 
 from __future__ import annotations
 
@@ -44,8 +44,7 @@ class Policy:
             chosen = buttons.choice(state, picked, self.knowledge)
             if chosen is not None:
                 return chosen
-        if self.router.revision != self.knowledge.revision:
-            self.router.learn(self.knowledge.question_vectors(), self.knowledge.revision)
+        self.learn()
         route = self.router.route(turn.text, turn.vector)
         if self._guessed(route):
             # The classifier guessed (rules catch the explicit cases and are never overridden);
@@ -65,6 +64,13 @@ class Policy:
             Intent.UNKNOWN: self._not_it,
         }
         return flows[route.intent](replace(state, pending_choices=()), turn, route)
+
+    def learn(self) -> None:
+        """Train the router on the knowledge base's questions if they changed since it last
+        learned. The one place the router is trained: at warm-up, and by the first turn after
+        an edit of the knowledge base."""
+        if self.router.revision != self.knowledge.revision:
+            self.router.learn(self.knowledge.question_vectors(), self.knowledge.revision)
 
     def _guessed(self, route: Route) -> bool:
         if route.via != "classifier":

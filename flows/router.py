@@ -10,16 +10,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import yaml
 
 from flows.classifier import IntentClassifier, load_exemplars
 from flows.intents import Intent
-from retrieval.embedding import Embedder
+from retrieval.embedding import Embedder, Vector
 
 ROUTING_FILE = Path(__file__).with_name("routing.yaml")
-Vector = npt.NDArray[np.float32]
 
 # Words whose misspellings we repair before matching ("tlak to a persn" -> "talk to a person").
 # One edit (or one swapped pair of letters) away, same first letter.

@@ -8,16 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from flows.intents import Decision, Intent, Reason
 from flows.says import Say
 from handoff.tickets import RequestView
 from retrieval.articles import Article
+from retrieval.embedding import Vector
 from retrieval.knowledge import Retrieval
-
-Vector = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)

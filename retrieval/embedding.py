@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from retrieval.text import tokenize
 
-Vectors = npt.NDArray[np.float32]
+Vector = npt.NDArray[np.float32]  # one text's embedding, the one alias everyone uses
+Vectors = npt.NDArray[np.float32]  # one row per text
 log = logging.getLogger(__name__)
 
 

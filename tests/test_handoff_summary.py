@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from handoff.case import Case, new_ticket
 from handoff.facts import Facts, extract_facts
 from handoff.summary import SUMMARY_LIMIT, TITLE_LIMIT, CaseOutline, summarize, ticket_title
 
@@ -348,3 +349,33 @@ def test_title_never_cuts_a_placeholder_in_half() -> None:
 def test_title_is_one_line() -> None:
     title = ticket_title(outline(questions=["printer\n\non floor 2\tjams   again"]))
     assert title == "printer on floor 2 jams again"
+
+
+# --------------------------------------------------------------------------------------------
+# The case as a ticket, in one call
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_case_becomes_a_ticket_whose_fields_agree_with_its_summary() -> None:
+    case = Case(
+        reason="negative_feedback",
+        priority="normal",
+        category="vpn",
+        requester="jane.doe@example.com",
+        requester_name="Jane Doe",
+        channel="web",
+        conversation_id="c-1",
+        questions=("hi", VPN_QUESTION, "agent please"),
+        offered=(("vpn-errors", 0.62), ("retired-article", 0.4)),
+        feedback=(("vpn-errors", False),),
+        titles={"vpn-errors": "Fix VPN connection errors"},  # the retired one has no title now
+        transcript=({"at": "2026-11-23T09:00:00+00:00", "role": "user", "text": "hi"},),
+    )
+    ticket = new_ticket(case)
+    assert ticket.title == ticket_title(outline(questions=case.questions)) == VPN_QUESTION
+    assert ticket.facts == extract_facts(case.questions).as_dict()
+    assert "809" in ticket.facts["error_codes"]
+    (tried,) = lines_of(ticket.summary, "Tried: ")
+    assert "Fix VPN connection errors" in tried and "retired-article" in tried
+    assert ticket.offered == [("vpn-errors", 0.62), ("retired-article", 0.4)]  # ids, not titles
+    assert (ticket.conversation_id, ticket.requester_name) == ("c-1", "Jane Doe")

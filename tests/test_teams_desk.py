@@ -78,7 +78,14 @@ def card_of(answer_body: dict[str, Any]) -> dict[str, Any]:
     return card
 
 
-async def test_full_handoff_round_trip(demo_url: str, azure: AzureFake) -> None:
+async def claim(world: World, root: Posted) -> dict[str, Any]:
+    """Dana presses Claim on the card; returns the card the invoke answers with."""
+    answer = await world.teams.send(press(DANA, root, "Claim"))
+    assert answer.status == 200
+    return card_of(answer.json())
+
+
+async def test_a_handoff_is_a_card_in_the_agents_channel(demo_url: str, azure: AzureFake) -> None:
     async with teams_world(demo_url, azure) as world:
         teams = world.connector
         assert teams_wording.DESK_BOUND in (await set_up_desk(world)).words
@@ -95,10 +102,15 @@ async def test_full_handoff_round_trip(demo_url: str, azure: AzureFake) -> None:
         assert created.body["isGroup"] is True
         assert created.authorization in {f"Bearer {t}" for t in azure.issued}
 
+
+async def test_a_claimed_request_relays_both_ways(demo_url: str, azure: AzureFake) -> None:
+    async with teams_world(demo_url, azure) as world:
+        teams = world.connector
+        await set_up_desk(world)
+        root, _ = await handed_off(world)
+
         # Dana claims: the invoke's response is the card she sees at once
-        answer = await world.teams.send(press(DANA, root, "Claim"))
-        assert answer.status == 200
-        card = card_of(answer.json())
+        card = await claim(world, root)
         assert "Claimed by Dana Whitfield" in words({"attachments": [{"content": card}]})
         assert [a["title"] for a in card["actions"]] == ["Resolve"]
         await world.settle()
@@ -127,6 +139,16 @@ async def test_full_handoff_round_trip(demo_url: str, azure: AzureFake) -> None:
             in teams.in_conversation(root.conversation)[-1].words
         )
 
+
+async def test_resolving_with_a_note_hands_the_employee_back(
+    demo_url: str, azure: AzureFake
+) -> None:
+    async with teams_world(demo_url, azure) as world:
+        await set_up_desk(world)
+        root, ticket = await handed_off(world)
+        await claim(world, root)
+        await world.settle()
+
         # Dana resolves with a note: Alex is back with the assistant and asked if it is solved
         resolve = execute(
             DANA, root.conversation, "resolve", {"ticket": ticket.id}, resolution="Password reset."
@@ -147,7 +169,7 @@ async def test_full_handoff_round_trip(demo_url: str, azure: AzureFake) -> None:
         resolved = world.bot.services.tickets.get(ticket.id)
         assert resolved is not None and resolved.status is Status.RESOLVED
         assert resolved.resolved_by == "Dana Whitfield"
-        assert teams.find(root.id).updates == 2
+        assert world.connector.find(root.id).updates == 2  # claimed, then resolved
 
         again = await world.say(ALEX, VPN)
         assert "vpn.example.com" in again[-1].words  # the assistant answers again

@@ -134,8 +134,9 @@ class Publisher:
         if self._router is None:
             self._router = Router.from_file(self.services.knowledge.embedder)
         self._router.revision = None  # two stores may share a revision number
-        self._router.learn(kb.question_vectors(), kb.revision)
-        return Policy(self._router, kb, NoRequests())
+        policy = Policy(self._router, kb, NoRequests())
+        policy.learn()
+        return policy
 
     def _scratch(self, changed: Sequence[Article]) -> tuple[KnowledgeBase, Engine]:
         live = self.services.knowledge

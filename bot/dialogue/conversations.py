@@ -7,7 +7,7 @@ Everything stored here has been redacted first.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -214,13 +214,14 @@ def _message(row: Row[Any]) -> StoredMessage:
     )
 
 
-class ConversationStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(UTC)
+
+class ConversationStore:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        self.now = clock  # every time this store writes; tests move it
 
     def open(
         self,
@@ -265,10 +266,12 @@ class ConversationStore:
                 conn.execute(insert(conversations_table).values(values))
         except IntegrityError:  # created concurrently by another worker or replica
             found = self.find(channel, key)
-            assert found is not None
+            if found is None:
+                raise LookupError(f"conversation {channel}:{key} is gone") from None
             return found
         created = self.get(str(values["id"]))
-        assert created is not None
+        if created is None:
+            raise LookupError(f"conversation {values['id']} is gone")
         return created
 
     def find(self, channel: str, key: str) -> Conversation | None:

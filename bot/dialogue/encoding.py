@@ -6,12 +6,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-import numpy.typing as npt
-
-from retrieval.embedding import Embedder
-
-Vector = npt.NDArray[np.float32]
+from retrieval.embedding import Embedder, Vector
 
 
 class BatchingEncoder:

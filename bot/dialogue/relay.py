@@ -39,6 +39,13 @@ class Relay:
         if channel not in PULL_CHANNELS:
             queue_replies(self.s.outbox, channel, conversation.reference, replies, conn)
 
+    def _ticket(self, ticket_id: int) -> Ticket:
+        """A ticket just changed, so it exists (unless deleted since, which is an error)."""
+        ticket = self.s.tickets.get(ticket_id)
+        if ticket is None:
+            raise LookupError(f"ticket {ticket_id} is gone")
+        return ticket
+
     def _conversation_of(self, ticket: Ticket) -> Conversation | None:
         return self.s.conversations.get(ticket.conversation_id) if ticket.conversation_id else None
 
@@ -50,8 +57,7 @@ class Relay:
     def _claim(self, ticket_id: int, agent: str, origin: str) -> bool:
         if not self.s.tickets.claim(ticket_id, agent):
             return False
-        ticket = self.s.tickets.get(ticket_id)
-        assert ticket is not None
+        ticket = self._ticket(ticket_id)
         conversation = self._conversation_of(ticket)
         with self.s.conversations.engine.begin() as conn:
             if conversation is not None:
@@ -123,8 +129,7 @@ class Relay:
         )
         if not done:
             return False
-        ticket = self.s.tickets.get(ticket_id)
-        assert ticket is not None
+        ticket = self._ticket(ticket_id)
         conversation = self._conversation_of(ticket)
         with self.s.conversations.engine.begin() as conn:
             if conversation is not None:

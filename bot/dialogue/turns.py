@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import traceback
 import weakref
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,18 +19,18 @@ from sqlalchemy.engine import Connection
 
 from bot.dialogue import wording
 from bot.dialogue.conversations import Conversation, ConversationChanged, StoredMessage
-from bot.dialogue.encoding import Vector
 from bot.dialogue.messages import IncomingMessage, Reply
 from bot.dialogue.outbound import notify_desks
 from bot.dialogue.services import Services
 from bot.dialogue.spool import spool
+from bot.failures import log_failure
 from bot.redaction import Redaction, redact
 from bot.seams import DeskEvent
 from flows.intents import Reason
 from flows.types import FlowState, Handoff, Outcome, RecordFeedback, RecordGap, UserTurn
-from handoff.facts import extract_facts
-from handoff.summary import CaseOutline, summarize, ticket_title
-from handoff.tickets import EventKind, NewTicket, Ticket
+from handoff.case import Case, new_ticket
+from handoff.tickets import EventKind, Ticket
+from retrieval.embedding import Vector
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,8 @@ class Turns:
                 for attempt in range(TURN_ATTEMPTS):
                     # re-read inside the lock: another turn may just have changed it
                     current = await asyncio.to_thread(self.s.conversations.get, conversation.id)
-                    assert current is not None
+                    if current is None:
+                        raise LookupError(f"conversation {conversation.id} is gone")
                     if current.with_person:
                         return await asyncio.to_thread(self._to_person, current, message, redaction)
                     vector = await encoding
@@ -98,18 +98,25 @@ class Turns:
                             raise
                 raise AssertionError("unreachable")
         except Exception as exc:
-            # the class and the frames only: exception messages can quote user text (SQL
-            # parameters, for one), and user text is never logged
-            log.error(
-                "turn failed in %s: %s\n%s",
-                message.channel,
-                exc.__class__.__name__,
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
+            log_failure(log, f"a turn in {message.channel}", exc)
             self.s.metrics.errors.inc()
             return await asyncio.to_thread(self._rescue, message, redaction)
         finally:
             encoding.cancel()  # no-op once it is done
+
+    async def greeted(self, message: IncomingMessage, greeting: Reply) -> None:
+        """The channel greeted the user before any turn, with words that include the
+        disclosure (Teams does, when the app is installed): the greeting goes in the
+        transcript, and the first answer does not disclose again."""
+        await asyncio.to_thread(self._greeted, message, greeting)
+
+    def _greeted(self, message: IncomingMessage, greeting: Reply) -> None:
+        conversation = self._open(message)
+        with self.s.conversations.engine.begin() as conn:
+            self.s.conversations.add_messages(
+                conn, conversation.id, [("bot", greeting.text, {"reply": greeting.to_dict()})]
+            )
+            self.s.conversations.save(conn, replace(conversation, disclosed=True), checked=False)
 
     def _rescue(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
         """A turn failed (model, index or database): keep the message and give the user a
@@ -141,7 +148,7 @@ class Turns:
                         buttons=(),
                     )
         except Exception as exc:
-            log.error("could not keep a failed turn: %s", exc.__class__.__name__)
+            log_failure(log, "keeping a failed turn", exc)
             spool(self.s.spool_file, message.channel, message.conversation, redaction.text)
         return [apology]
 
@@ -277,43 +284,22 @@ class Turns:
             transcript.append(
                 {"at": self.s.conversations.now().isoformat(), "role": "user", "text": text}
             )
-        questions = list(state.questions) or ([text] if text else [])
-        title_of = self._title_of
-        outline = CaseOutline(
+        articles = {a for a, _ in (*state.offered, *state.feedback)}
+        case = Case(
             reason=handoff.reason.value,
             priority=handoff.priority,
             category=handoff.category,
             requester=conversation.requester,
-            channel=conversation.channel,
-            questions=questions,
-            offered=[(title_of(a), c) for a, c in state.offered],
-            feedback=[(title_of(a), h) for a, h in state.feedback],
-            facts=extract_facts(questions),
             requester_name=conversation.requester_name,
+            channel=conversation.channel,
+            conversation_id=conversation.id,
+            questions=list(state.questions) or ([text] if text else []),
+            offered=state.offered,
+            feedback=state.feedback,
+            titles={a: article.title for a in articles if (article := self.s.knowledge.article(a))},
+            transcript=transcript,
         )
-        return self.s.tickets.create(
-            NewTicket(
-                reason=handoff.reason.value,
-                priority=handoff.priority,
-                category=handoff.category,
-                title=ticket_title(outline),
-                summary=summarize(outline),
-                requester=conversation.requester,
-                requester_name=conversation.requester_name,
-                channel=conversation.channel,
-                conversation_id=conversation.id,
-                facts=outline.facts.as_dict(),
-                questions=questions,
-                offered=list(state.offered),
-                feedback=list(state.feedback),
-                transcript=transcript,
-            ),
-            conn,
-        )
-
-    def _title_of(self, article_id: str) -> str:
-        article = self.s.knowledge.article(article_id)
-        return article.title if article else article_id
+        return self.s.tickets.create(new_ticket(case), conn)
 
     # -- a turn while a person has the conversation -------------------------------------------
 

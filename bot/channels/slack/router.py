@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
-import traceback
 from collections.abc import Coroutine, Mapping
-from pathlib import Path
 from typing import Any
 
 from slack_bolt.app.async_app import AsyncApp
@@ -33,6 +31,7 @@ from bot.channels.slack.blocks import (
 )
 from bot.channels.slack.desk import SlackDesk
 from bot.channels.slack.employees import SlackEmployees
+from bot.failures import log_failure
 
 log = logging.getLogger(__name__)
 bolt_log = logging.getLogger("bot.channels.slack.bolt")
@@ -55,7 +54,7 @@ class Background:
             try:
                 await work
             except Exception as exc:
-                log.error("slack %s failed: %s at %s", what, exc.__class__.__name__, _where(exc))
+                log_failure(log, f"slack {what}", exc)
 
     async def idle(self) -> None:
         """Wait until no work is left (tests, a graceful shutdown)."""
@@ -68,13 +67,6 @@ class Background:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _where(exc: BaseException) -> str:
-    """Where an exception was raised, without its message: messages of database and API
-    errors can carry what the employee wrote."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
 
 
 class Router:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -70,15 +71,17 @@ class TeamsChannel:
         *,
         cloud: Cloud | None = None,
         tuning: Tuning | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         tuning = tuning or Tuning()
-        self.framework = BotFramework(
-            app, cloud or Cloud(), tuning.retry, RateLimiter(tuning.windows)
-        )
+        limiter = RateLimiter(tuning.windows, clock)
+        self.framework = BotFramework(app, cloud or Cloud(), tuning.retry, limiter, clock)
         store = DeskStore(services.conversations.engine)
         agents = channel_setting(settings.teams_agent_channel)
         self.desk = TeamsDesk(relay, services, store, self.framework, agents)
-        self.employees = TeamsEmployees(turns, services, self.framework, tuning.first_reply_seconds)
+        self.employees = TeamsEmployees(
+            turns, services, self.framework, tuning.first_reply_seconds, clock=clock
+        )
         self.router = Router(self.employees, self.desk)
         if agents or store.agent_channel() is not None:
             self.desk.enable()

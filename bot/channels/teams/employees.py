@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.channels.teams import activity as act
@@ -18,7 +17,7 @@ from bot.channels.teams.cards import reply_activity
 from bot.channels.teams.identity import Directory
 from bot.channels.teams.sdk import BotFramework, Turn
 from bot.dialogue import wording
-from bot.dialogue.messages import Identity, IncomingMessage, Reply
+from bot.dialogue.messages import IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
@@ -36,12 +35,14 @@ class TeamsEmployees:
         framework: BotFramework,
         first_reply_seconds: float,
         directory: Directory | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.turns = turns
         self.services = services
         self.framework = framework
         self.first_reply_seconds = first_reply_seconds
-        self.directory = directory or Directory()
+        self.clock = clock  # the framework's, which stamps when a turn came in
+        self.directory = directory or Directory(clock=clock)
         self._later: set[asyncio.Task[None]] = set()
 
     async def answer(self, turn: Turn) -> None:
@@ -62,7 +63,7 @@ class TeamsEmployees:
             act.reference_of(activity),
         )
         answer = asyncio.ensure_future(self.turns.handle(message))
-        budget = max(0.0, self.first_reply_seconds - (time.monotonic() - turn.received))
+        budget = max(0.0, self.first_reply_seconds - (self.clock() - turn.received))
         try:
             replies = await asyncio.wait_for(asyncio.shield(answer), budget)
         except TimeoutError:
@@ -97,27 +98,15 @@ class TeamsEmployees:
 
     async def welcome(self, turn: Turn) -> None:
         """The app was installed for this user: say what deskbot is. This is the disclosure the
-        dialogue core would otherwise give with the first answer."""
+        dialogue core would otherwise give with the first answer, so the core keeps it."""
+        activity = turn.activity
         identity = await self.directory.identity(turn)
         welcome = Reply(teams_wording.WELCOME, "disclosure", buttons=(wording.TALK_TO_PERSON,))
         await self._reply(turn, [welcome])  # if Teams refuses it now, the outbox sends it later
-        await asyncio.to_thread(self._disclosed, turn, identity, welcome)
-
-    def _disclosed(self, turn: Turn, identity: Identity, welcome: Reply) -> None:
-        store = self.services.conversations
-        conversation = store.open(
-            CHANNEL,
-            act.conversation_id(turn.activity),
-            identity.user_id,
-            identity.requester,
-            identity.name,
-            act.reference_of(turn.activity),
+        greeted = IncomingMessage(
+            CHANNEL, act.conversation_id(activity), identity, reference=act.reference_of(activity)
         )
-        with store.engine.begin() as conn:
-            store.add_messages(
-                conn, conversation.id, [("bot", welcome.text, {"reply": welcome.to_dict()})]
-            )
-            store.save(conn, replace(conversation, disclosed=True), checked=False)
+        await self.turns.greeted(greeted, welcome)
 
     # -- the outbox: messages for employees that did not come from their own turn ------------
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from bot.channels.teams import activity as act
 from bot.channels.teams.sdk import Turn
@@ -19,17 +20,24 @@ class Directory:
     """Who wrote: the Azure AD object id of the activity's sender, and their e-mail (or user
     principal name) from the conversation roster, cached. Never from what a message says."""
 
-    def __init__(self, ttl: float = 3600.0, limit: int = 10_000, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        ttl: float = 3600.0,
+        limit: int = 10_000,
+        timeout: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl = ttl
         self.limit = limit
         self.timeout = timeout
+        self.clock = clock
         self._cache: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
 
     async def identity(self, turn: Turn) -> Identity:
         sender = turn.activity["from"]
         key = str(sender["id"])
         cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
+        if cached is not None and cached[0] > self.clock():
             return cached[1]
         member: dict[str, object] = {}
         try:
@@ -43,7 +51,7 @@ class Directory:
             str(member.get("name") or act.sender_name(turn.activity)),
         )
         ttl = self.ttl if member else min(self.ttl, 300.0)  # ask again soon after a failure
-        self._cache[key] = (time.monotonic() + ttl, identity)
+        self._cache[key] = (self.clock() + ttl, identity)
         self._cache.move_to_end(key)
         if len(self._cache) > self.limit:
             self._cache.popitem(last=False)

@@ -48,7 +48,7 @@ class Turn:
         self, framework: BotFramework, context: TurnContext, activity: JSON, received: float
     ) -> None:
         self.activity = activity
-        self.received = received  # time.monotonic() when the request came in
+        self.received = received  # the framework's clock when the request came in
         self._framework = framework
         self._context = context
 
@@ -83,7 +83,14 @@ OnTurn = Callable[[Turn], Awaitable[None]]
 
 
 class BotFramework:
-    def __init__(self, app: App, cloud: Cloud, retry: RetryPolicy, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        app: App,
+        cloud: Cloud,
+        retry: RetryPolicy,
+        limiter: RateLimiter,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         # msrest drops an entity's fields beyond "type" unless told to send them, and Teams'
         # AI-generated label lives in those fields (idempotent, for the whole process)
         Entity.enable_additional_properties_sending()
@@ -99,6 +106,7 @@ class BotFramework:
         )
         self._retry = retry
         self._limiter = limiter
+        self.clock = clock
 
     @property
     def auth_enabled(self) -> bool:
@@ -107,7 +115,7 @@ class BotFramework:
     async def handle(self, request: web.Request, on_turn: OnTurn) -> web.StreamResponse:
         """415 wrong content type, 400 unreadable activity, 401 any authentication failure,
         then the turn: the invoke response as JSON, or 201."""
-        received = time.monotonic()
+        received = self.clock()
         if request.content_type != "application/json":
             return _error(415, "expected application/json")
         try:

@@ -7,8 +7,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
@@ -19,25 +18,15 @@ from handoff.tickets import QueueFilter, Status
 from tests.slack_fake import (
     FakeSlack,
     World,
-    copy_database,
     dm,
     event_payload,
     sign,
     signed_headers,
-    slack_world,
     texts,
 )
 
 PASSWORD = "Tr0ub4dor&3-horse"
 CHALLENGE = json.dumps({"type": "url_verification", "challenge": "c-1"}).encode()
-
-
-@pytest.fixture(scope="module")
-async def world(
-    demo_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[World]:
-    async with slack_world(copy_database(demo_template, tmp_path_factory.mktemp("slack"))) as w:
-        yield w
 
 
 @pytest.fixture

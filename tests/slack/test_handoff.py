@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
 
 from bot.channels.slack import wording as slack_wording
 from bot.dialogue import wording
-from handoff.tickets import EventKind, NewTicket, Status
+from handoff.tickets import EventKind, NewTicket, Status, Ticket
 from tests.slack_fake import (
     AGENT_CHANNEL,
     Deskbot,
@@ -24,23 +22,13 @@ from tests.slack_fake import (
     World,
     buttons,
     channel_message,
-    copy_database,
     dm,
     serve_deskbot,
     slack_settings,
-    slack_world,
     texts,
 )
 
 DANA, CHRIS = "UDANA", "UCHRIS"
-
-
-@pytest.fixture(scope="module")
-async def world(
-    demo_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[World]:
-    async with slack_world(copy_database(demo_template, tmp_path_factory.mktemp("slack"))) as w:
-        yield w
 
 
 async def hand_off(world: World, user: str) -> Posted:
@@ -69,14 +57,28 @@ async def agent_says(world: World, agent: str, post: Posted, text: str) -> None:
     await world.bot.settle()
 
 
-async def test_full_handoff_round_trip(world: World) -> None:
+async def asked_for_a_person(world: World) -> tuple[str, Posted, Ticket]:
+    """Alex (a new workspace member each time) asked about the VPN, then for a person; returns
+    Alex's user id, the request's post and its ticket."""
     alex = world.fake.person("Alex Morgan", "alex.morgan@example.com")
-    dm_channel = "D" + alex
     await world.dm(alex, "my vpn fails with error 809 at the hotel")
     post = await hand_off(world, alex)
     number = post.blocks[0]["text"]["text"].split(" · ")[0]
     ticket = world.bot.services.tickets.by_number(number)
-    assert ticket is not None and ticket.requester == "alex.morgan@example.com"
+    assert ticket is not None
+    return alex, post, ticket
+
+
+async def claim(world: World, post: Posted) -> Posted:
+    """Dana presses Claim; returns the post as it reads now."""
+    assert (await world.slack.click(DANA, post, "deskbot.claim")).status == 200
+    await world.bot.settle()
+    return world.fake.messages[(AGENT_CHANNEL, post.ts)]
+
+
+async def test_a_handoff_is_posted_for_the_agents_with_claim_and_resolve(world: World) -> None:
+    _, post, ticket = await asked_for_a_person(world)
+    assert ticket.requester == "alex.morgan@example.com"
     words = texts(post)
     assert "the user asked for a person" in words and "Alex Morgan" in words
     assert "809" in words and "user request" in words and "normal" in words
@@ -86,19 +88,24 @@ async def test_full_handoff_round_trip(world: World) -> None:
         "deskbot.resolve",
     ]
 
-    # the employee writes while waiting: it appears in the request's thread
+
+async def test_what_the_employee_writes_while_waiting_goes_to_the_thread(world: World) -> None:
+    alex, post, ticket = await asked_for_a_person(world)
     waiting = await world.dm(alex, "I'm at the airport, hurry please")
-    assert wording.WAITING_FOR_PERSON.format(number=number) in texts(waiting)
+    assert wording.WAITING_FOR_PERSON.format(number=ticket.number) in texts(waiting)
     await world.bot.settle()
     assert (
         thread_texts(world, post)[-1]
         == "*Alex Morgan* (employee): I'm at the airport, hurry please"
     )
 
+
+async def test_a_claimed_request_relays_both_ways(world: World) -> None:
+    alex, post, ticket = await asked_for_a_person(world)
+    dm_channel = "D" + alex
+
     # Dana claims: the post says so, and the employee hears a named person has joined
-    assert (await world.slack.click(DANA, post, "deskbot.claim")).status == 200
-    await world.bot.settle()
-    claimed = world.fake.messages[(AGENT_CHANNEL, post.ts)]
+    claimed = await claim(world, post)
     assert "Claimed by Dana Whitfield" in texts(claimed)
     assert [b["action_id"] for b in claimed.blocks[-1]["elements"]] == ["deskbot.resolve"]
     joined = world.fake.posts(dm_channel)[-1]
@@ -123,12 +130,24 @@ async def test_full_handoff_round_trip(world: World) -> None:
     assert thread_texts(world, post)[-1] == "*Alex Morgan* (employee): wired works!"
     assert len(world.fake.posts(dm_channel)) == before
 
+    events = world.bot.services.tickets.events(ticket.id)
+    assert [e.kind for e in events].count(EventKind.CLAIMED) == 1
+    assert [e.body for e in events if e.kind == EventKind.AGENT_MESSAGE] == [
+        "Try the hotel's wired network & tell me <what> happens"
+    ]
+
+
+async def test_resolving_with_a_note_hands_the_employee_back(world: World) -> None:
+    alex, post, ticket = await asked_for_a_person(world)
+    dm_channel = "D" + alex
+    claimed = await claim(world, post)
+
     # Resolve opens a dialog for a note; submitted, the employee gets the note (a pasted
     # secret redacted) and is back with the assistant, asked whether it is solved
     dialog = await world.resolve(
         DANA, claimed, "Wired network it is; your temporary password is Tr0ub4dor&3x"
     )
-    assert dialog["title"]["text"] == f"Resolve {number}"
+    assert dialog["title"]["text"] == f"Resolve {ticket.number}"
     assert dialog["blocks"][-1]["optional"] is True
     back = world.fake.posts(dm_channel)[-1]
     assert "back with deskbot, the automated assistant" in back.text
@@ -141,18 +160,13 @@ async def test_full_handoff_round_trip(world: World) -> None:
     stored = world.bot.services.tickets.get(ticket.id)
     assert stored is not None and stored.resolution is not None
     assert "[redacted password]" in stored.resolution and "Tr0ub4dor" not in stored.resolution
+    assert EventKind.RESOLVED in [e.kind for e in world.bot.services.tickets.events(ticket.id)]
+
+    # the employee confirms, and the assistant answers again
     thanks = await world.press(alex, back, "solved")
     assert wording.SOLVED_THANKS in texts(thanks)
     answer = await world.dm(alex, "how do I connect to the VPN from home")
     assert "vpn-install-connect" in texts(answer) and wording.AUTOMATED_LABEL in texts(answer)
-
-    kinds = [e.kind for e in world.bot.services.tickets.events(ticket.id)]
-    assert kinds.count(EventKind.CLAIMED) == 1 and EventKind.RESOLVED in kinds
-    assert [
-        e.body
-        for e in world.bot.services.tickets.events(ticket.id)
-        if e.kind == EventKind.AGENT_MESSAGE
-    ] == ["Try the hotel's wired network & tell me <what> happens"]
 
 
 async def test_two_simultaneous_claims_have_one_winner(world: World) -> None:

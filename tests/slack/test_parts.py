@@ -32,7 +32,7 @@ from bot.settings import DEMO_KB_PATH, Settings
 from handoff.tickets import Status, Ticket
 from retrieval.embedding import HashEmbedder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

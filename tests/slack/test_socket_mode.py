@@ -30,6 +30,7 @@ VPN = "how do I connect to the VPN from home"
 async def world(
     demo_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
+    """This module's own world: Socket Mode instead of the Events API."""
     url = copy_database(demo_template, tmp_path_factory.mktemp("slack"))
     async with slack_world(url, SLACK_APP_TOKEN=APP_TOKEN) as w:
         await w.fake.connected()

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from bot.channels.slack import wording as slack_wording
 from bot.dialogue import wording
@@ -18,22 +14,12 @@ from tests.slack_fake import (
     World,
     buttons,
     channel_message,
-    copy_database,
     dm,
     mention,
-    slack_world,
     texts,
 )
 
 VPN = "how do I connect to the VPN from home"
-
-
-@pytest.fixture(scope="module")
-async def world(
-    demo_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[World]:
-    async with slack_world(copy_database(demo_template, tmp_path_factory.mktemp("slack"))) as w:
-        yield w
 
 
 async def test_direct_message_gets_disclosure_and_answer_as_block_kit(world: World) -> None:
