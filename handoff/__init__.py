@@ -1,1 +1,2 @@
-"""Tickets, conversation summaries, the agent queue, relay and outbox."""
+"""Tickets and their events, the case as a ticket (title, summary, facts), the agent queue and
+the durable outbox."""
