@@ -34,7 +34,7 @@ async def run(turns: int) -> dict[str, float]:
     services = wiring.services(settings, engine)
     services.knowledge.import_articles(load_path(DEMO_KB_PATH).articles)
     wiring.warm_up(services)
-    turns = Turns(services)
+    core = Turns(services)
     embedder = services.knowledge.embedder
     questions = [json.loads(line)["query"] for line in DEMO_QUESTIONS_PATH.read_text().splitlines()]
     user = Identity("bench", "alex.morgan@example.com", "Alex")
@@ -45,7 +45,7 @@ async def run(turns: int) -> dict[str, float]:
         embedder.encode([text])
         encode = time.perf_counter() - t
         t = time.perf_counter()
-        await turns.handle(IncomingMessage("web", f"c{i // 2}", user, text))
+        await core.handle(IncomingMessage("web", f"c{i // 2}", user, text))
         turn = time.perf_counter() - t
         if i >= 20:  # warm-up turns are not counted
             encode_times.append(encode)

@@ -33,8 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from bot.channels.teams.auth import Cloud
-from bot.channels.teams.channel import ROUTE, Tuning
-from bot.channels.teams.channel import build as teams_channel
+from bot.channels.teams.channel import ROUTE, TeamsChannel, Tuning, registration
 from bot.channels.teams.delivery import RetryPolicy
 from bot.dialogue.services import Services
 from bot.settings import DEMO_KB_PATH, Settings
@@ -581,16 +580,11 @@ async def serve_deskbot(
     plain = settings.model_copy(update={"microsoft_app_id": ""})
     runtime = build(plain, host=NOT_LOOPBACK, embedder=embedder or HashEmbedder(), background=False)
     prepare_knowledge(plain, runtime.services, import_path=False)
-    teams = teams_channel(
-        settings,
-        runtime.services,
-        runtime.turns,
-        runtime.relay,
-        "127.0.0.1",
-        cloud=cloud,
-        tuning=tuning,
+    app = registration(settings, "127.0.0.1")
+    assert app is not None
+    teams = TeamsChannel(
+        settings, runtime.services, runtime.turns, runtime.relay, app, cloud=cloud, tuning=tuning
     )
-    assert teams is not None
     add_teams(runtime, teams)
     try:
         async with listening(runtime.app) as url:

@@ -108,20 +108,11 @@ class TeamsChannel:
 
 
 def build(
-    settings: Settings,
-    services: Services,
-    turns: Turns,
-    relay: Relay,
-    host: str,
-    *,
-    cloud: Cloud | None = None,
-    tuning: Tuning | None = None,
+    settings: Settings, services: Services, turns: Turns, relay: Relay, host: str
 ) -> TeamsChannel | None:
     """The Teams channel when Teams is configured (or in local mode); None otherwise."""
     app = registration(settings, host)
-    if app is None:
-        return None
-    return TeamsChannel(settings, services, turns, relay, app, cloud=cloud, tuning=tuning)
+    return None if app is None else TeamsChannel(settings, services, turns, relay, app)
 
 
 def registration(settings: Settings, host: str) -> App | None:
