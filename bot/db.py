@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,12 +110,12 @@ def migrate(engine: Engine) -> Migration:
     config = alembic_config(engine)
     with engine.connect() as connection:
         waited = _lock_for_migration(connection)
-        before = _status(connection, config)
+        before = _status(connection)
         after = before
         if before.state is SchemaState.BEHIND:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
-            after = _status(connection, config)
+            after = _status(connection)
         connection.commit()
     return Migration(before, after, waited)
 
@@ -122,7 +123,7 @@ def migrate(engine: Engine) -> Migration:
 def schema_status(engine: Engine) -> SchemaStatus:
     """Compare the revisions recorded in the database with those this code ships."""
     with engine.connect() as connection:
-        return _status(connection, alembic_config(engine))
+        return _status(connection)
 
 
 def _lock_for_migration(connection: Connection) -> bool:
@@ -142,11 +143,18 @@ def _lock_for_migration(connection: Connection) -> bool:
     return False
 
 
-def _status(connection: Connection, config: Config) -> SchemaStatus:
-    script = ScriptDirectory.from_config(config)
-    code = tuple(sorted(script.get_heads()))
+@functools.cache
+def _shipped() -> tuple[tuple[str, ...], frozenset[str]]:
+    """The newest revision of each branch, and every revision this code ships (read once: the
+    readiness probe asks often)."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    known = frozenset(revision.revision for revision in script.walk_revisions())
+    return tuple(sorted(script.get_heads())), known
+
+
+def _status(connection: Connection) -> SchemaStatus:
+    code, known = _shipped()
     database = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
-    known = {revision.revision for revision in script.walk_revisions()}
     unknown = tuple(r for r in database if r not in known)
     if unknown:
         state = SchemaState.AHEAD

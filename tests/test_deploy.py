@@ -96,13 +96,12 @@ def dockerfile_stages() -> list[list[str]]:
 # -- the image -------------------------------------------------------------------------------
 
 
+def lint(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(TOOLS / tool), *args], capture_output=True, text=True, check=False)
+
+
 def test_dockerfile_passes_hadolint() -> None:
-    result = subprocess.run(
-        [str(TOOLS / "hadolint"), "--failure-threshold=style", "--format=json", str(DOCKERFILE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = lint("hadolint", "--failure-threshold=style", "--format=json", str(DOCKERFILE))
     assert result.returncode == 0, json.loads(result.stdout or "[]") or result.stderr
     assert json.loads(result.stdout) == []
 
@@ -256,12 +255,7 @@ def stop(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def test_entrypoint_passes_shellcheck() -> None:
-    result = subprocess.run(
-        [str(TOOLS / "shellcheck"), "--shell=sh", "--severity=style", str(ENTRYPOINT)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = lint("shellcheck", "--shell=sh", "--severity=style", str(ENTRYPOINT))
     assert result.returncode == 0, result.stdout
     assert os.access(ENTRYPOINT, os.X_OK)
 
