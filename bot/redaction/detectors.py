@@ -11,10 +11,20 @@ import re
 from collections.abc import Iterator
 
 from bot.redaction import patterns as p
+from bot.redaction.bare import detect_bare_passwords
 from bot.redaction.cards import detect_cards
+from bot.redaction.identity import (
+    detect_ibans,
+    detect_ni_numbers,
+    detect_passports,
+    detect_recovery_codes,
+)
+from bot.redaction.keys import detect_key_bodies
 from bot.redaction.kinds import Kind
-from bot.redaction.passwords import detect_passwords
+from bot.redaction.numbers import detect_numbers
+from bot.redaction.passwords import detect_passwords, detect_wifi_keys
 from bot.redaction.patterns import Detector, Span, has_any, scan
+from bot.redaction.trailing import detect_named_after
 from bot.redaction.values import core, is_prose_or_placeholder, tokenish
 
 
@@ -101,9 +111,34 @@ def _detect_curl_user(text: str, lowered: str) -> Iterator[Span]:
         yield m.start(group), m.end(group), Kind.PASSWORD
 
 
+_DIGITS = frozenset("0123456789")
+
+
+def _with_digits(*detectors: Detector) -> Detector:
+    """Detectors of things that always hold digits, run only when the text has one."""
+
+    def detect(text: str, lowered: str) -> Iterator[Span]:
+        if _DIGITS.isdisjoint(text):
+            return
+        for detector in detectors:
+            yield from detector(text, lowered)
+
+    return detect
+
+
+def _detect_azure_devops_pats(text: str, lowered: str) -> Iterator[Span]:
+    if len(text) < 52 or all(len(word) < 52 for word in text.split()):
+        return
+    for m in p.AZURE_DEVOPS_PAT.finditer(text):
+        value = m.group()
+        if len(value) == 84 or sum(c.isdigit() for c in value) >= 4:
+            yield m.start(), m.end(), Kind.AZURE_DEVOPS_PAT
+
+
 # Order matters only for ties (same start and end): the more specific kind wins.
 DETECTORS: tuple[Detector, ...] = (
     _whole(Kind.PRIVATE_KEY, p.PRIVATE_KEY, ("-----BEGIN",)),
+    detect_key_bodies,
     _whole(Kind.SLACK_WEBHOOK, p.SLACK_WEBHOOK, ("hooks.slack.com",)),
     _whole(Kind.SLACK_TOKEN, p.SLACK_TOKEN, ("xox", "xapp-")),
     _whole(
@@ -111,6 +146,9 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     _whole(Kind.GITLAB_TOKEN, p.GITLAB_TOKEN, ("glpat-",)),
     _whole(Kind.NPM_TOKEN, p.NPM_TOKEN, ("npm_",)),
+    _whole(Kind.SENDGRID_KEY, p.SENDGRID_KEY, ("SG.",)),
+    _detect_azure_devops_pats,
+    _whole(Kind.AZURE_CLIENT_SECRET, p.AZURE_CLIENT_SECRET, ("Q~",)),
     _whole(Kind.AWS_ACCESS_KEY, p.AWS_ACCESS_KEY, ("AKIA", "ASIA")),
     _detect_aws_secret,
     _whole(Kind.GOOGLE_API_KEY, p.GOOGLE_KEY, ("AIza",)),
@@ -122,6 +160,16 @@ DETECTORS: tuple[Detector, ...] = (
     _detect_curl_user,
     _detect_authorization,
     _detect_generic_keys,
+    detect_wifi_keys,
     detect_passwords,
-    detect_cards,
+    detect_named_after,
+    detect_bare_passwords,
+    _with_digits(
+        detect_cards,
+        detect_numbers,
+        detect_ibans,
+        detect_ni_numbers,
+        detect_passports,
+        detect_recovery_codes,
+    ),
 )

@@ -32,6 +32,18 @@ class Kind(StrEnum):
     URL_CREDENTIALS = "url_credentials"
     BEARER_TOKEN = "bearer_token"
     BASIC_AUTH = "basic_auth"
+    AZURE_DEVOPS_PAT = "azure_devops_pat"
+    AZURE_CLIENT_SECRET = "azure_client_secret"
+    SENDGRID_KEY = "sendgrid_key"
+    WIFI_KEY = "wifi_key"
+    BITLOCKER_KEY = "bitlocker_key"
+    ONE_TIME_CODE = "one_time_code"
+    RECOVERY_CODE = "recovery_code"
+    SSN = "ssn"
+    NI_NUMBER = "ni_number"
+    BSN = "bsn"
+    IBAN = "iban"
+    PASSPORT_NUMBER = "passport_number"
 
 
 # What the user is told was removed: "It looks like your message contained a {label}." Every label
@@ -58,5 +70,17 @@ LABELS: Mapping[str, str] = MappingProxyType(
         Kind.URL_CREDENTIALS: _TOKEN,
         Kind.BEARER_TOKEN: _TOKEN,
         Kind.BASIC_AUTH: _TOKEN,
+        Kind.AZURE_DEVOPS_PAT: _TOKEN,
+        Kind.AZURE_CLIENT_SECRET: _TOKEN,
+        Kind.SENDGRID_KEY: _TOKEN,
+        Kind.WIFI_KEY: "Wi-Fi key",
+        Kind.BITLOCKER_KEY: "BitLocker recovery key",
+        Kind.ONE_TIME_CODE: "one-time sign-in code",
+        Kind.RECOVERY_CODE: "recovery or backup code",
+        Kind.SSN: "Social Security number",
+        Kind.NI_NUMBER: "National Insurance number",
+        Kind.BSN: "citizen service number (BSN)",
+        Kind.IBAN: "bank account number (IBAN)",
+        Kind.PASSPORT_NUMBER: "passport number",
     }
 )

@@ -1,4 +1,4 @@
-"""Passwords and PINs named by a cue before them: "my password is X", "pwd: X", "PIN 4821"."""
+"""Passwords, PINs and Wi-Fi keys named by a cue before them: "my password is X", "PIN 4821"."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from bot.redaction.kinds import Kind
-from bot.redaction.patterns import PIN, PW_LOOSE, PW_STRICT, Span, scan
+from bot.redaction.patterns import PIN, PW_LOOSE, PW_STRICT, WIFI_KEY, WIFI_QR, Span, scan
 from bot.redaction.values import (
     QUOTES,
     UNIT_AFTER_RE,
@@ -49,3 +49,19 @@ def _password_span(m: re.Match[str], text: str, *, loose: bool) -> Span | None:
     if needs_shape and not quoted and not passwordish(bare):
         return None
     return start, end, Kind.PASSWORD
+
+
+def detect_wifi_keys(text: str, lowered: str) -> Iterator[Span]:
+    if "wifi:" in lowered:
+        for m in WIFI_QR.finditer(text):
+            yield m.start("value"), m.end("value"), Kind.WIFI_KEY
+    if "key" in lowered or "wpa" in lowered or "psk" in lowered:
+        yield from scan(WIFI_KEY, text, lowered, _accept_wifi_key)
+
+
+def _accept_wifi_key(m: re.Match[str], text: str) -> Span | None:
+    start, end = m.span("value")
+    bare = core(text[start:end])
+    if not 8 <= len(bare) <= 64 or is_prose_or_placeholder(bare):
+        return None
+    return start, end, Kind.WIFI_KEY

@@ -107,7 +107,7 @@ PW_STRICT = compile_folded(
 (?:
     # qualifier: "for outlook", "for the vpn", "on the printer"
     \s+(?:for|on|of|at)\s+(?:(?:the|my|our|your|this|that|an?)\s+)?[^\s:=]{1,40}
-    (?:\s+[^\s:=]{1,40})?
+    (?:\s+[^\s:=]{1,40}){0,2}
     # relative clause: "I set", "you gave me"
   | \s+(?:(?:that|which)\s+)?(?:i|i've|you|we|they|he|she|someone|somebody|it)
     (?:\s+[a-z']+){1,3}?
@@ -217,3 +217,34 @@ PRIVATE_KEY = re.compile(
     r"(?:.*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|.*\Z)",
     re.DOTALL,
 )
+
+# --------------------------------------------------------------------------------------------
+# Vendor credentials added with the second factor and identity checks
+# --------------------------------------------------------------------------------------------
+
+SENDGRID_KEY = re.compile(r"(?<![\w.-])SG\.[\w-]{22}\.[\w-]{43}(?![\w-])")
+# Azure DevOps personal access tokens: 52 base32 characters, or (since 2024) 84 characters with
+# the "AZDO" signature at position 76.
+AZURE_DEVOPS_PAT = re.compile(
+    r"(?<![A-Za-z0-9])(?:[a-z2-7]{52}|[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})(?![A-Za-z0-9])"
+)
+# Entra ID (Azure AD) client secrets: three characters, a digit, "Q~" and 31-34 more.
+AZURE_CLIENT_SECRET = re.compile(r"(?<![\w~.-])[\w~.]{3}\dQ~[\w~.-]{31,34}(?![\w~.-])")
+
+# A Wi-Fi key after its cue: "WPA2 key for CORP-GUEST is X", "network security key: X",
+# "wpa_passphrase=X", netsh's "Key Content : X".
+WIFI_KEY = compile_folded(
+    r"""
+(?P<cue>
+    wpa[23]?(?:[- ]?psk)?(?:[ -](?:key|passphrase|password))? | psk | pre-?shared[ -]key
+  | wi-?fi[ -]key | wlan[ -]key | wireless[ -]key | network(?:[ -]security)?[ -]key
+  | wpa_passphrase | key[ -]content
+)
+(?![A-Za-z0-9_])
+(?:\s+(?:for|on|of)\s+(?:(?:the|my|our)\s+)?[^\s:=]{1,40})?
+(?P<conn>[ \t]*(?::=|[:=])[ \t]*|\s+(?:is|was)(?:[ \t]*:[ \t]*|\s+))
+"""
+    + _PW_VALUE
+)
+# The password field of a Wi-Fi QR code: WIFI:T:WPA;S:name;P:secret;;
+WIFI_QR = re.compile(r"WIFI:(?:[^;\s]*;)*?P:(?P<value>(?:\\.|[^;\\\s])+)", re.IGNORECASE)

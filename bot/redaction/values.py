@@ -98,3 +98,87 @@ def tokenish(value: str, *, strict: bool = False) -> bool:
         return has_digit and has_alpha
     mixed_case = any(ch.isupper() for ch in value) and any(ch.islower() for ch in value)
     return has_digit or mixed_case or len(value) >= 20
+
+
+# --------------------------------------------------------------------------------------------
+# Passwords without a cue: shape checks
+# --------------------------------------------------------------------------------------------
+
+# Symbols that mark a password inside a token ("Admin@12345", "Tr0ub4dor&3"). "+", "=", "^",
+# "\", "/", ":" and brackets are left out: they join keys (Ctrl+Alt), paths, domains, times,
+# formulas and code.
+_BARE_SYMBOLS = frozenset("!@#$%&*?~|")
+_DIGITS = frozenset("0123456789")
+# The bases people build passwords on (the most common words in breached corporate passwords),
+# compared after undoing the usual letter-for-digit swaps. The first group alone, with a digit,
+# is a password anywhere; the others only with a symbol or next to a user name.
+_SURE_STEMS = ("password", "passwort", "wachtwoord", "welcome", "changeme", "letmein", "qwerty")
+_STEMS = (
+    *_SURE_STEMS,
+    "welkom", "willkommen", "admin", "secret", "summer", "winter", "spring", "autumn", "sommer",
+    "zomer", "monkey", "dragon", "sunshine", "iloveyou", "football", "princess", "trustno",
+)  # fmt: skip
+_UNLEET = str.maketrans("0134@$57", "oieaasst")
+
+# Shapes of the harmless tokens that pass for passwords at a glance.
+_IDENTIFIER_RE = re.compile(
+    r"""(?ix)
+      .*[/\\=:()\[\]{}<>].*                   # paths, DOMAIN\user, times, code, key=value
+    | [@\#$%].*                              # @mentions, #channels, $variables, %VAR%
+    | v?\d+(?:[._-]\d+)+[\w.+-]*             # versions and dates: 4.18.0-beta2, 2026-03-14
+    | (?-i:[A-Z]{1,8}[-_\#]?\d{3,})         # tickets and updates: REQ2000001, KB5034441
+    | (?:0x)?[0-9a-f]{6,}                    # hex codes, hashes
+    | [0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}  # GUIDs
+    | (?:ctrl|alt|shift|win|cmd|option|fn)\+.*      # key combinations
+    | [a-z]{0,3}[$€£¥][\d,.]+[kmb]?          # amounts
+    | (?:ticket|case|order|invoice|issue|bug|pr|item|req|inc|ref|no|nr|room|job|task|story|po)
+      \#[a-z]*-?\d+                           # references: Ticket#45821, case#INC0012
+    | [a-z]{1,3}&[a-z]{1,3}\d*               # R&D, Q&A, AT&T
+    | .+\.(?:exe|msi|docx?|xlsx?|pptx?|pdf|txt|log|csv|zip|png|jpe?g|gif|ps1|bat|cmd|json
+        |xml|ya?ml|ini|cfg|conf|iso|dll|sys|pst|ost|html?|py|sh|vhdx?|one|msg|eml)
+    """
+)
+
+
+def _unleet(value: str) -> str:
+    return value.lower().translate(_UNLEET)
+
+
+_CLASS_RUN_RE = re.compile(r"[A-Z]+|[a-z]+|\d+|[^A-Za-z\d]+")
+
+
+def _random_looking(value: str) -> bool:
+    """Upper, lower and digits that change class at most characters, as generated secrets do
+    ("Xk9mQ2vLp7"), unlike names built from words ("MacBookPro18", "Windows11")."""
+    if len(value) < 8 or value.isupper() or value.islower() or _DIGITS.isdisjoint(value):
+        return False
+    changes = len(_CLASS_RUN_RE.findall(value)) - 1
+    return changes >= 0.6 * (len(value) - 1)
+
+
+def looks_like_identifier(value: str) -> bool:
+    """Versions, ticket numbers, hashes, paths, amounts, mentions, file names, e-mail addresses."""
+    return bool(_IDENTIFIER_RE.fullmatch(value) or EMAIL_RE.match(value))
+
+
+def bare_password(token: str, *, in_prose: bool) -> bool:
+    """Whether a token with no cue around it is a password.
+
+    ``in_prose``: the token stands in a sentence. Elsewhere (after a user name, alone on a line)
+    a common base word or a random-looking mix is enough; in a sentence the token needs a symbol
+    inside it, or one of the unmistakable bases ("Welcome123", "Passw0rd1").
+    """
+    inner = token.rstrip("!?")
+    if not 6 <= len(inner) <= 64 or inner.lower() == inner.upper():
+        return False  # too short or long, or no letter
+    has_digit = not _DIGITS.isdisjoint(inner)
+    symbol_inside = not _BARE_SYMBOLS.isdisjoint(inner)
+    if not (has_digit or symbol_inside) or looks_like_identifier(inner):
+        return False
+    base = _unleet(inner)
+    sure = has_digit and base.startswith(_SURE_STEMS)
+    stem = base.startswith(_STEMS)
+    if in_prose:
+        mixed = symbol_inside and has_digit and len(inner) >= 8
+        return mixed or sure or (stem and (symbol_inside or inner != token))
+    return (symbol_inside and has_digit) or stem or _random_looking(inner)
