@@ -19,7 +19,8 @@ from bot.redaction.patterns import Span
 from bot.redaction.values import EMAIL_RE, STOP_WORDS, bare_password
 
 _TRIM = "\"'`“”‘’()[]{}<>,.;:"
-_PAIR_SEPARATOR_RE = re.compile(r"[ \t]+/[ \t]+|[ \t]*:[ \t]*|[ \t]+\|[ \t]+")
+# "jsmith / pw", "admin:pw" (no space: "Note: X" is a label), "jsmith | pw".
+_PAIR_SEPARATOR_RE = re.compile(r"[ \t]+/[ \t]+|:|[ \t]+\|[ \t]+")
 _USER_RE = re.compile(
     r"(?:[A-Za-z0-9][\w.-]*\\)?[a-z0-9][a-z0-9._-]{1,39}|(?i:admin|administrator|root)"
 )
@@ -36,9 +37,11 @@ _LOGIN_RE = re.compile(
     (?P<user>[^\s,/:]{2,64}?)\s*(?:,|/|:|\s+and|\s+with|\s+pw|\s+pass)?\s+(?P<value>\S{6,80})""",
     re.VERBOSE | re.IGNORECASE,
 )
-_INNER_SYMBOL_RE = re.compile(r"[!@#$%&*?~|](?<=[A-Za-z0-9].)(?=[A-Za-z0-9])")  # symbol first: fast
+# A symbol (or a run of them) between letters or digits; the symbol comes first so that the
+# regex engine skips ahead fast.
+_INNER_SYMBOL_RE = re.compile(r"[!@#$%&?](?<=[A-Za-z0-9].)(?=[!@#$%&?]*[A-Za-z0-9])")
 _STEM_RE = re.compile(
-    r"p[a@4]ssw[o0]rd|w[e3]lc[o0]m[e3]|ch[a@4]ng[e3]m[e3]|l[e3]tm[e3]in|qw[e3]rty"
+    r"p[a@4][s$5][s$5]w[o0]rd|w[e3]lc[o0]m[e3]|ch[a@4]ng[e3]m[e3]|l[e3]tm[e3]in|qw[e3]rty"
     r"|summer|winter|spring|autumn"
 )
 _DIGITS = frozenset("0123456789")
@@ -56,11 +59,13 @@ def detect_bare_passwords(text: str, lowered: str) -> Iterator[Span]:
 
 
 def _token(text: str, start: int, end: int) -> tuple[int, int]:
-    """The token's span without surrounding quotes, brackets and sentence punctuation."""
+    """The token's span without surrounding quotes, brackets, punctuation and emphasis."""
     while start < end and text[start] in _TRIM:
         start += 1
     while end > start and text[end - 1] in _TRIM:
         end -= 1
+    while end - start > 2 and text[start] in "*_~" and text[end - 1] == text[start]:
+        start, end = start + 1, end - 1  # *emphasis*, **bold**, ~~struck~~
     return start, end
 
 

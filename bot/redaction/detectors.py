@@ -1,4 +1,4 @@
-"""Every detector, in the order that settles ties, and the detectors for keys and tokens.
+"""Every detector, which of them a text needs, and the detectors for keys and tokens.
 
 A detector gets the text and its lower-cased form and yields ``(start, end, kind)`` spans in the
 original text. Each one first looks for a cheap substring (its gate) so that an ordinary message
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from bot.redaction import patterns as p
 from bot.redaction.bare import detect_bare_passwords
@@ -23,37 +24,52 @@ from bot.redaction.keys import detect_key_bodies
 from bot.redaction.kinds import Kind
 from bot.redaction.numbers import detect_numbers
 from bot.redaction.passwords import detect_passwords, detect_wifi_keys
-from bot.redaction.patterns import Detector, Span, has_any, scan
+from bot.redaction.patterns import Detector, Span, scan
 from bot.redaction.trailing import detect_named_after
 from bot.redaction.values import core, is_prose_or_placeholder, tokenish
 
 
-def _whole(
-    kind: Kind, pattern: re.Pattern[str], gate: tuple[str, ...], *, lower: bool = False
-) -> Detector:
-    """A detector that reports whole matches of ``pattern`` (gated by cheap substring tests)."""
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """A credential recognised by its shape alone, once one of its ``gates`` is in the text
+    (in the lower-cased text if ``lower``). ``group`` names the secret inside the match."""
 
-    def detect(text: str, lowered: str) -> Iterator[Span]:
-        if not has_any(lowered if lower else text, gate):
-            return
-        for m in pattern.finditer(text):
-            yield m.start(), m.end(), kind
-
-    return detect
+    kind: Kind
+    pattern: re.Pattern[str]
+    gates: tuple[str, ...]
+    lower: bool = False
+    group: str | int = 0
 
 
-def _value(
-    kind: Kind, pattern: re.Pattern[str], gate: tuple[str, ...], *, lower: bool = False
-) -> Detector:
-    """A detector that reports the ``value`` group of ``pattern``: the secret, not its label."""
+_SHAPES = (
+    _Shape(Kind.SLACK_WEBHOOK, p.SLACK_WEBHOOK, ("hooks.slack.com",)),
+    _Shape(Kind.SLACK_TOKEN, p.SLACK_TOKEN, ("xox", "xapp-")),
+    _Shape(
+        Kind.GITHUB_TOKEN, p.GITHUB_TOKEN, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+    ),
+    _Shape(Kind.GITLAB_TOKEN, p.GITLAB_TOKEN, ("glpat-",)),
+    _Shape(Kind.NPM_TOKEN, p.NPM_TOKEN, ("npm_",)),
+    _Shape(Kind.SENDGRID_KEY, p.SENDGRID_KEY, ("SG.",)),
+    _Shape(Kind.AZURE_CLIENT_SECRET, p.AZURE_CLIENT_SECRET, ("Q~",)),
+    _Shape(Kind.AWS_ACCESS_KEY, p.AWS_ACCESS_KEY, ("AKIA", "ASIA")),
+    _Shape(Kind.GOOGLE_API_KEY, p.GOOGLE_KEY, ("AIza",)),
+    _Shape(Kind.JWT, p.JWT, ("eyJ",)),
+    _Shape(Kind.API_KEY, p.SK_KEY, ("sk-", "sk_", "rk_")),
+    _Shape(Kind.AZURE_KEY, p.AZURE_KEY, ("accountkey", "sharedaccess"), lower=True, group="value"),
+    _Shape(Kind.SAS_TOKEN, p.SAS_SIG, ("sig=",), group="value"),
+    _Shape(Kind.URL_CREDENTIALS, p.URL_CREDENTIALS, ("://",), group="value"),
+)
 
-    def detect(text: str, lowered: str) -> Iterator[Span]:
-        if not has_any(lowered if lower else text, gate):
-            return
-        for m in pattern.finditer(text):
-            yield m.start("value"), m.end("value"), kind
 
-    return detect
+def _detect_shapes(text: str, lowered: str) -> Iterator[Span]:
+    # One loop over a table rather than a detector each: most messages pass no gate at all.
+    for shape in _SHAPES:
+        haystack = lowered if shape.lower else text
+        for gate in shape.gates:
+            if gate in haystack:
+                for m in shape.pattern.finditer(text):
+                    yield m.start(shape.group), m.end(shape.group), shape.kind
+                break
 
 
 def _detect_generic_keys(text: str, lowered: str) -> Iterator[Span]:
@@ -111,21 +127,6 @@ def _detect_curl_user(text: str, lowered: str) -> Iterator[Span]:
         yield m.start(group), m.end(group), Kind.PASSWORD
 
 
-_DIGITS = frozenset("0123456789")
-
-
-def _with_digits(*detectors: Detector) -> Detector:
-    """Detectors of things that always hold digits, run only when the text has one."""
-
-    def detect(text: str, lowered: str) -> Iterator[Span]:
-        if _DIGITS.isdisjoint(text):
-            return
-        for detector in detectors:
-            yield from detector(text, lowered)
-
-    return detect
-
-
 def _detect_azure_devops_pats(text: str, lowered: str) -> Iterator[Span]:
     if len(text) < 52 or all(len(word) < 52 for word in text.split()):
         return
@@ -135,41 +136,47 @@ def _detect_azure_devops_pats(text: str, lowered: str) -> Iterator[Span]:
             yield m.start(), m.end(), Kind.AZURE_DEVOPS_PAT
 
 
-# Order matters only for ties (same start and end): the more specific kind wins.
-DETECTORS: tuple[Detector, ...] = (
-    _whole(Kind.PRIVATE_KEY, p.PRIVATE_KEY, ("-----BEGIN",)),
-    detect_key_bodies,
-    _whole(Kind.SLACK_WEBHOOK, p.SLACK_WEBHOOK, ("hooks.slack.com",)),
-    _whole(Kind.SLACK_TOKEN, p.SLACK_TOKEN, ("xox", "xapp-")),
-    _whole(
-        Kind.GITHUB_TOKEN, p.GITHUB_TOKEN, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
-    ),
-    _whole(Kind.GITLAB_TOKEN, p.GITLAB_TOKEN, ("glpat-",)),
-    _whole(Kind.NPM_TOKEN, p.NPM_TOKEN, ("npm_",)),
-    _whole(Kind.SENDGRID_KEY, p.SENDGRID_KEY, ("SG.",)),
-    _detect_azure_devops_pats,
-    _whole(Kind.AZURE_CLIENT_SECRET, p.AZURE_CLIENT_SECRET, ("Q~",)),
-    _whole(Kind.AWS_ACCESS_KEY, p.AWS_ACCESS_KEY, ("AKIA", "ASIA")),
+_DIGITS = frozenset("0123456789")
+_SYMBOL_IN_WORD_RE = re.compile(r"[!@#$%^&*+=?~|\\](?=\w)")
+
+def _detect_pem_keys(text: str, lowered: str) -> Iterator[Span]:
+    if "-----BEGIN" in text:
+        for m in p.PRIVATE_KEY.finditer(text):
+            yield m.start(), m.end(), Kind.PRIVATE_KEY
+
+
+# Private keys are found first and blanked out for the other detectors: a key is long, and its
+# base64 would otherwise be read as passwords, numbers and codes.
+KEYS: tuple[Detector, ...] = (_detect_pem_keys, detect_key_bodies)
+# Detectors for every text.
+_ALWAYS: tuple[Detector, ...] = (
+    _detect_shapes,
     _detect_aws_secret,
-    _whole(Kind.GOOGLE_API_KEY, p.GOOGLE_KEY, ("AIza",)),
-    _whole(Kind.JWT, p.JWT, ("eyJ",)),
-    _whole(Kind.API_KEY, p.SK_KEY, ("sk-", "sk_", "rk_")),
-    _value(Kind.AZURE_KEY, p.AZURE_KEY, ("accountkey", "sharedaccess"), lower=True),
-    _value(Kind.SAS_TOKEN, p.SAS_SIG, ("sig=",)),
-    _value(Kind.URL_CREDENTIALS, p.URL_CREDENTIALS, ("://",)),
     _detect_curl_user,
     _detect_authorization,
     _detect_generic_keys,
     detect_wifi_keys,
     detect_passwords,
-    detect_named_after,
-    detect_bare_passwords,
-    _with_digits(
-        detect_cards,
-        detect_numbers,
-        detect_ibans,
-        detect_ni_numbers,
-        detect_passports,
-        detect_recovery_codes,
-    ),
 )
+# Detectors of values that hold a digit or a symbol inside a word (every password, PIN or key
+# named after it or not named at all), and of values that always hold digits. Most messages
+# hold neither, and skip these at the cost of one check.
+_VALUE_CHARACTER: tuple[Detector, ...] = (detect_named_after, detect_bare_passwords)
+_DIGIT: tuple[Detector, ...] = (
+    _detect_azure_devops_pats,
+    detect_cards,
+    detect_numbers,
+    detect_ibans,
+    detect_ni_numbers,
+    detect_passports,
+    detect_recovery_codes,
+)
+_WITH_VALUE_CHARACTER = _ALWAYS + _VALUE_CHARACTER
+_ALL = _ALWAYS + _VALUE_CHARACTER + _DIGIT
+
+
+def applicable(text: str) -> tuple[Detector, ...]:
+    """The detectors other than :data:`KEYS` that can find something in ``text``."""
+    if _DIGITS.isdisjoint(text):
+        return _WITH_VALUE_CHARACTER if _SYMBOL_IN_WORD_RE.search(text) else _ALWAYS
+    return _ALL

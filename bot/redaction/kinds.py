@@ -13,37 +13,44 @@ from types import MappingProxyType
 
 
 class Kind(StrEnum):
-    PASSWORD = "password"
-    PIN = "pin"
-    CARD_NUMBER = "card_number"
+    """Kinds of secret, from the most specific to the most general: when two detectors report
+    the same span, the earlier kind names it (a Slack token after "token=" is a Slack token)."""
+
     PRIVATE_KEY = "private_key"
-    SLACK_TOKEN = "slack_token"
     SLACK_WEBHOOK = "slack_webhook"
+    SLACK_TOKEN = "slack_token"
     GITHUB_TOKEN = "github_token"
     GITLAB_TOKEN = "gitlab_token"
     NPM_TOKEN = "npm_token"
+    SENDGRID_KEY = "sendgrid_key"
+    AZURE_DEVOPS_PAT = "azure_devops_pat"
+    AZURE_CLIENT_SECRET = "azure_client_secret"
     AWS_ACCESS_KEY = "aws_access_key"
     AWS_SECRET_KEY = "aws_secret_key"
     GOOGLE_API_KEY = "google_api_key"
     JWT = "jwt"
-    API_KEY = "api_key"
     AZURE_KEY = "azure_key"
     SAS_TOKEN = "sas_token"
+    API_KEY = "api_key"
     URL_CREDENTIALS = "url_credentials"
     BEARER_TOKEN = "bearer_token"
     BASIC_AUTH = "basic_auth"
-    AZURE_DEVOPS_PAT = "azure_devops_pat"
-    AZURE_CLIENT_SECRET = "azure_client_secret"
-    SENDGRID_KEY = "sendgrid_key"
-    WIFI_KEY = "wifi_key"
     BITLOCKER_KEY = "bitlocker_key"
-    ONE_TIME_CODE = "one_time_code"
-    RECOVERY_CODE = "recovery_code"
+    IBAN = "iban"
+    CARD_NUMBER = "card_number"
     SSN = "ssn"
     NI_NUMBER = "ni_number"
     BSN = "bsn"
-    IBAN = "iban"
     PASSPORT_NUMBER = "passport_number"
+    RECOVERY_CODE = "recovery_code"
+    PIN = "pin"
+    ONE_TIME_CODE = "one_time_code"
+    WIFI_KEY = "wifi_key"
+    PASSWORD = "password"
+
+
+# The place of each kind in that order.
+RANK: Mapping[str, int] = MappingProxyType({kind: i for i, kind in enumerate(Kind)})
 
 
 # What the user is told was removed: "It looks like your message contained a {label}." Every label

@@ -45,7 +45,7 @@ def _password_span(m: re.Match[str], text: str, *, loose: bool) -> Span | None:
     if cue.startswith("pin"):
         return (start, end, Kind.PIN) if PIN.fullmatch(bare) else None
     quoted = value[0] in QUOTES and value[-1] in QUOTES and len(value) > 1
-    needs_shape = loose or bool(m.group("to")) or cue == "pass"
+    needs_shape = loose or bool(m.group("to")) or cue == "pass" or bool(m.groupdict().get("far"))
     if needs_shape and not quoted and not passwordish(bare):
         return None
     return start, end, Kind.PASSWORD

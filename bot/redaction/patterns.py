@@ -107,7 +107,8 @@ PW_STRICT = compile_folded(
 (?:
     # qualifier: "for outlook", "for the vpn", "on the printer"
     \s+(?:for|on|of|at)\s+(?:(?:the|my|our|your|this|that|an?)\s+)?[^\s:=]{1,40}
-    (?:\s+[^\s:=]{1,40}){0,2}
+    (?:\s+[^\s:=]{1,40})?
+    (?P<far>[ \t]+[^\s:=]{1,40})?        # a third word: "for the printer admin page"
     # relative clause: "I set", "you gave me"
   | \s+(?:(?:that|which)\s+)?(?:i|i've|you|we|they|he|she|someone|somebody|it)
     (?:\s+[a-z']+){1,3}?

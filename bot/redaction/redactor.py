@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.redaction.detectors import DETECTORS
-from bot.redaction.kinds import Kind
+from bot.redaction.detectors import KEYS, applicable
+from bot.redaction.kinds import RANK, Kind
+from bot.redaction.patterns import Detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +42,12 @@ class Redaction:
 def redact(text: str) -> Redaction:
     """Find secrets in ``text`` and replace each with ``[redacted <kind>]``.
 
-    Overlapping findings are merged into one; the earliest (then longest, then most specific)
-    finding names the merged span.
+    Overlapping findings are merged into one; the earliest (then longest, then most specific,
+    see :class:`Kind`) finding names the merged span.
     """
-    lowered = text.lower()
-    spans: list[tuple[int, int, int, str]] = []
-    for priority, detector in enumerate(DETECTORS):
-        for start, end, kind in detector(text, lowered):
-            if end > start:
-                spans.append((start, -end, priority, kind))
+    spans = _find(KEYS, text)
+    rest = _blank(text, spans) if spans else text
+    spans += _find(applicable(rest), rest)
     if not spans:
         return Redaction(text, ())
     spans.sort()
@@ -70,6 +68,23 @@ def redact(text: str) -> Redaction:
         pos = f.end
     parts.append(text[pos:])
     return Redaction("".join(parts), tuple(findings))
+
+
+def _find(detectors: tuple[Detector, ...], text: str) -> list[tuple[int, int, int, str]]:
+    lowered = text.lower()
+    spans = []
+    for detector in detectors:
+        for start, end, kind in detector(text, lowered):
+            if end > start:
+                spans.append((start, -end, RANK[kind], kind))
+    return spans
+
+
+def _blank(text: str, spans: list[tuple[int, int, int, str]]) -> str:
+    """``text`` with the spans replaced by spaces (line breaks kept), so offsets still match."""
+    for start, neg_end, _, _ in spans:
+        text = text[:start] + _NOT_NEWLINE_RE.sub(" ", text[start:-neg_end]) + text[-neg_end:]
+    return text
 
 
 def redact_text(text: str) -> str:
@@ -97,6 +112,7 @@ _SENSITIVE_KEYS: dict[str, Kind] = {
     "private_key": Kind.PRIVATE_KEY,
 }
 _MARKER_RE = re.compile(r"\[redacted [a-z_]+\]")
+_NOT_NEWLINE_RE = re.compile(r"[^\n]")
 
 
 def redact_obj(value: object) -> object:

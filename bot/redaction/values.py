@@ -104,10 +104,10 @@ def tokenish(value: str, *, strict: bool = False) -> bool:
 # Passwords without a cue: shape checks
 # --------------------------------------------------------------------------------------------
 
-# Symbols that mark a password inside a token ("Admin@12345", "Tr0ub4dor&3"). "+", "=", "^",
-# "\", "/", ":" and brackets are left out: they join keys (Ctrl+Alt), paths, domains, times,
-# formulas and code.
-_BARE_SYMBOLS = frozenset("!@#$%&*?~|")
+# Symbols that mark a password inside a token ("Admin@12345", "Tr0ub4dor&3"). The others are
+# left out: they join keys (Ctrl+Alt), paths, domains and times, or mark up text and code
+# (**bold**, 2**n, ~/dir, a|b).
+_BARE_SYMBOLS = frozenset("!@#$%&?")
 _DIGITS = frozenset("0123456789")
 # The bases people build passwords on (the most common words in breached corporate passwords),
 # compared after undoing the usual letter-for-digit swaps. The first group alone, with a digit,
@@ -125,6 +125,7 @@ _IDENTIFIER_RE = re.compile(
     r"""(?ix)
       .*[/\\=:()\[\]{}<>].*                   # paths, DOMAIN\user, times, code, key=value
     | [@\#$%].*                              # @mentions, #channels, $variables, %VAR%
+    | .*%[0-9a-f]{2}.*                       # URL-encoded text
     | v?\d+(?:[._-]\d+)+[\w.+-]*             # versions and dates: 4.18.0-beta2, 2026-03-14
     | (?-i:[A-Z]{1,8}[-_\#]?\d{3,})         # tickets and updates: REQ2000001, KB5034441
     | (?:0x)?[0-9a-f]{6,}                    # hex codes, hashes
@@ -173,12 +174,14 @@ def bare_password(token: str, *, in_prose: bool) -> bool:
         return False  # too short or long, or no letter
     has_digit = not _DIGITS.isdisjoint(inner)
     symbol_inside = not _BARE_SYMBOLS.isdisjoint(inner)
-    if not (has_digit or symbol_inside) or looks_like_identifier(inner):
+    if not (has_digit or symbol_inside):
         return False
     base = _unleet(inner)
     sure = has_digit and base.startswith(_SURE_STEMS)
     stem = base.startswith(_STEMS)
     if in_prose:
         mixed = symbol_inside and has_digit and len(inner) >= 8
-        return mixed or sure or (stem and (symbol_inside or inner != token))
-    return (symbol_inside and has_digit) or stem or _random_looking(inner)
+        shaped = mixed or sure or (stem and (symbol_inside or inner != token))
+    else:
+        shaped = (symbol_inside and has_digit) or stem or _random_looking(inner)
+    return shaped and not looks_like_identifier(inner)
