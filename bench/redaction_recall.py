@@ -1,13 +1,15 @@
 """Redaction recall per category, false redactions, and cost per message.
 
     python bench/redaction_recall.py [--compare OLD_REDACTION.py] [--rounds 7]
+        [--ordinary ../shared/data/stackfaq-dev/queries.jsonl ...]
 
-Recall: the share of secret-bearing messages in ``tests/data/redaction_corpus.jsonl`` whose every
-secret is gone after redaction (a row also counts its kind: "kind right" is the share reporting
-every expected kind), per category and per place of the cue (before the value, after it, none).
-False redactions: look-alike messages from the corpus that redaction changed, and ordinary
-questions (the demo questions, the dialogue hold-out sets and the public StackFAQ queries) that
-it changed.
+Recall: the share of secret-bearing messages whose every secret is gone after redaction ("kind
+right": the share that also reports every expected kind), per category and per place of the cue
+(before the value, after it, none), on two sets: ``tests/data/redaction_corpus.jsonl``, written
+with the detectors, and ``tests/data/redaction_holdout.jsonl``, written after them and measured
+before any change for it. False redactions: look-alike messages of both sets that redaction
+changed, and ordinary questions (the demo questions, the dialogue hold-out sets and any
+``--ordinary`` JSONL files of ``text``, ``query`` or ``body`` rows) that it changed.
 
 Cost: CPU time per message of ``redact()``, p50 and p99 over the messages, each message timed
 over a batch of calls. The baseline, measured in the same run on the same messages, is a plain
@@ -36,27 +38,29 @@ sys.path.insert(0, str(ROOT))
 from bot import redaction  # noqa: E402 - after the path set-up above
 from tests.redaction_corpus import Row, load  # noqa: E402
 
+SETS = {
+    "corpus": ROOT / "tests" / "data" / "redaction_corpus.jsonl",
+    "hold-out": ROOT / "tests" / "data" / "redaction_holdout.jsonl",
+}
 ORDINARY = [
     ROOT / "bot" / "demo" / "questions.jsonl",
     ROOT / "tests" / "data" / "dialogue_holdout.jsonl",
     ROOT / "tests" / "data" / "dialogue_holdout2.jsonl",
-    ROOT.parent / "shared" / "data" / "stackfaq-dev" / "queries.jsonl",
-    Path("/work/shared/data/stackfaq-dev/queries.jsonl"),
 ]
 CUES = ("before", "after", "none")
 
 
-def ordinary_messages() -> list[str]:
+def ordinary_messages(paths: Sequence[Path]) -> list[str]:
     texts: list[str] = []
-    seen: set[Path] = set()
-    for path in ORDINARY:
-        if not path.exists() or path.resolve() in seen:
-            continue
-        seen.add(path.resolve())
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                texts.append(row.get("text") or row["query"])
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            text = row.get("text") or row.get("query") or row.get("body")
+            if not isinstance(text, str):
+                raise SystemExit(f"{path}:{number}: no text, query or body")
+            texts.append(text)
     return texts
 
 
@@ -131,31 +135,37 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compare", type=Path, help="another implementation of bot/redaction")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--ordinary", type=Path, nargs="*", default=[])
     args = parser.parse_args()
 
-    rows = load()
-    secrets = [r for r in rows if r.is_secret]
-    lookalikes = [r for r in rows if not r.is_secret]
-    ordinary = ordinary_messages()
+    sets = {name: load(path) for name, path in SETS.items()}
+    ordinary = ordinary_messages([*ORDINARY, *args.ordinary])
     impls: list[tuple[str, Callable[[str], object]]] = [("this tree", redaction.redact)]
     if args.compare:
         impls.append((str(args.compare), load_module(args.compare).redact))
 
-    print(f"corpus: {len(secrets)} secret-bearing messages, {len(lookalikes)} look-alikes; "
-          f"{len(ordinary)} ordinary questions")
     for name, redact in impls:
-        print(f"\n== {name}: recall per category (rows whose every secret is gone)")
-        recall_table(redact, secrets)
-        changed = false_redactions(redact, [r.text for r in lookalikes])
-        print(f"false redactions: {len(changed)}/{len(lookalikes)} look-alikes", end="")
+        for set_name, rows in sets.items():
+            secrets = [r for r in rows if r.is_secret]
+            lookalikes = [r for r in rows if not r.is_secret]
+            print(f"\n== {name}, {set_name}: {len(secrets)} secret-bearing messages "
+                  f"(recall: rows whose every secret is gone), {len(lookalikes)} look-alikes")
+            recall_table(redact, secrets)
+            changed = false_redactions(redact, [r.text for r in lookalikes])
+            print(f"false redactions: {len(changed)}/{len(lookalikes)} look-alikes")
+            for text in changed[:10]:
+                print(f"  changed: {text[:90]!r}")
         plain = false_redactions(redact, ordinary)
-        print(f", {len(plain)}/{len(ordinary)} ordinary questions")
-        for text in (changed + plain)[:10]:
+        print(f"false redactions: {len(plain)}/{len(ordinary)} ordinary questions")
+        for text in plain[:10]:
             print(f"  changed: {text[:90]!r}")
 
-    print(f"\n== cost per message (best of {args.rounds} batches of 20 calls)")
-    sets = {"corpus": [r.text for r in rows], "ordinary": ordinary}
-    for label, texts in sets.items():
+    print(f"\n== cost per message (CPU time, best of {args.rounds} batches of 20 calls)")
+    timed = {
+        "corpus and hold-out": [r.text for rows in sets.values() for r in rows],
+        "ordinary": ordinary,
+    }
+    for label, texts in timed.items():
         base50, base99 = quantiles(per_message_seconds(str.lower, texts, args.rounds))
         print(f"{label} ({len(texts)} messages): str.lower p50 {base50 * 1e6:.2f} us, "
               f"p99 {base99 * 1e6:.2f} us")

@@ -18,13 +18,14 @@ from collections.abc import Iterator
 from bot.redaction.kinds import Kind
 from bot.redaction.patterns import Span
 
-# A base64 block: one run of 16+ characters, then more lines of base64 (a line of its own) or
-# long runs after spaces (a block whose line breaks a chat turned into spaces).
+# A base64 block: one run of 16+ characters, then more lines of base64 or long runs after
+# spaces (a block whose line breaks a chat turned into spaces). A next line counts if it is a
+# long run, a whole line, or ends in padding, so "any idea?" after a key is not taken for it.
 _B64 = r"[A-Za-z0-9+/]"
-_BLOCK = (
-    rf"{_B64}{{16,}}={{0,2}}"
-    rf"(?:[ \t]*\r?\n[ \t]*{_B64}{{4,}}={{0,2}}[ \t]*(?=\r?\n|\Z)|[ \t]+{_B64}{{40,}}={{0,2}})*"
+_NEXT_LINE = (
+    rf"(?:{_B64}{{16,}}={{0,2}}|{_B64}{{4,}}={{0,2}}[ \t]*(?=\r?\n|\Z)|{_B64}{{2,}}={{1,2}})"
 )
+_BLOCK = rf"{_B64}{{16,}}={{0,2}}(?:[ \t]*\r?\n[ \t]*{_NEXT_LINE}|[ \t]+{_B64}{{40,}}={{0,2}})*"
 _BODY_RE = re.compile(rf"(?:M[C-I]|b3BlbnNzaC1rZXktdjE){_BLOCK}")
 _END_RE = re.compile(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
 # The base64 lines just above an END line: whole lines, all but the last of 16+ characters.
@@ -74,7 +75,7 @@ def detect_key_bodies(text: str, lowered: str) -> Iterator[Span]:
             yield start, m.end(), Kind.PRIVATE_KEY
     if "Private-Lines:" in text:
         for m in _PUTTY_RE.finditer(text):
-            yield m.start(1), m.end(1), Kind.PRIVATE_KEY
+            yield m.start(1), m.start(1) + len(m[1].rstrip()), Kind.PRIVATE_KEY
     for m in _BODY_RE.finditer(text):
         glued = m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "+/=")
         if not glued and len(m.group()) >= _MIN_BODY and _is_key_body(m.group()):

@@ -8,6 +8,7 @@ are set after the factory returns. A record that cannot be redacted is withheld,
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -25,14 +26,46 @@ def _form_decode(text: str) -> str:
     return _PERCENT_RUN_RE.sub(decode, text.replace("+", " "))
 
 
+# A JSON string, and a form field value (key=value up to the next & or space).
+_JSON_STRING_RE = re.compile(r'"((?:[^"\\\n]|\\.)+)"')
+_FORM_VALUE_RE = re.compile(r"(?:(?<=^)|(?<=[&?\s]))[\w.\[\]-]{1,100}=([^&\s]+)")
+
+
+def _redact_json_string(m: re.Match[str]) -> str:
+    try:
+        value = json.loads(m[0])  # undo the escapes: "notes:\\n3f0a9-7de21" holds a line break
+    except ValueError:
+        value = m[1]
+    found = redact(value)
+    return json.dumps(found.text, ensure_ascii=False) if found.found else m[0]
+
+
+def _redact_values(text: str) -> str:
+    """Redact each JSON string and form value on its own, as the message it carries.
+
+    A logged payload wraps the user's message in its own syntax, and some secrets are only
+    recognised in a message of their own (a one-time code sent alone).
+    """
+    if '"' in text:
+        text = _JSON_STRING_RE.sub(_redact_json_string, text)
+    if "=" in text:
+
+        def value(m: re.Match[str]) -> str:
+            found = redact(_form_decode(m[1]))
+            return m[0] if not found.found else m[0][: m.start(1) - m.start()] + found.text
+
+        text = _FORM_VALUE_RE.sub(value, text)
+    return text
+
+
 def _redact_log_text(text: str) -> str:
-    """Redact log text, also looking inside URL-encoded form bodies.
+    """Redact log text, also looking inside JSON strings and URL-encoded form bodies.
 
     Slack slash commands and interactive payloads arrive form-encoded ("text=my+password+is+..."),
     and slack_bolt logs such bodies verbatim. If decoding reveals secrets, the decoded and
     redacted text is logged instead of the original.
     """
-    first = redact_text(text)
+    first = redact_text(_redact_values(text))
     if "%" not in first and "+" not in first:
         return first
     decoded = _form_decode(first)

@@ -48,6 +48,8 @@ def redact(text: str) -> Redaction:
     spans = _find(KEYS, text)
     rest = _blank(text, spans) if spans else text
     spans += _find(applicable(rest), rest)
+    if spans and "[redacted " in text:
+        spans = _outside_markers(text, spans)
     if not spans:
         return Redaction(text, ())
     spans.sort()
@@ -57,9 +59,9 @@ def redact(text: str) -> Redaction:
         if start < cur_end:
             cur_end = max(cur_end, -neg_end)
             continue
-        findings.append(Finding(cur_kind, cur_start, cur_end))
+        findings.append(Finding(str(cur_kind), cur_start, cur_end))
         cur_start, cur_end, cur_kind = start, -neg_end, kind
-    findings.append(Finding(cur_kind, cur_start, cur_end))
+    findings.append(Finding(str(cur_kind), cur_start, cur_end))
     parts: list[str] = []
     pos = 0
     for f in findings:
@@ -78,6 +80,14 @@ def _find(detectors: tuple[Detector, ...], text: str) -> list[tuple[int, int, in
             if end > start:
                 spans.append((start, -end, RANK[kind], kind))
     return spans
+
+
+def _outside_markers(
+    text: str, spans: list[tuple[int, int, int, str]]
+) -> list[tuple[int, int, int, str]]:
+    """The spans that overlap no replacement marker: what was redacted stays as it is."""
+    markers = [m.span() for m in _MARKER_RE.finditer(text)]
+    return [s for s in spans if not any(a < -s[1] and s[0] < b for a, b in markers)]
 
 
 def _blank(text: str, spans: list[tuple[int, int, int, str]]) -> str:
