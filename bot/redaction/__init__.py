@@ -1,20 +1,23 @@
 """Redaction of secrets in chat messages and log records.
 
 Employees regularly paste secrets into the chat by mistake ("my password is Summer2026! and it
-still fails", a Slack bot token, an ``Authorization`` header, a card number). Every message is
-redacted at ingress, before it is stored, logged, put in a ticket or shown to an agent, so a
-secret never spreads beyond the one message that carried it. Log output is a second leak path,
-so every log record is redacted too.
+still fails", a one-time code, a Slack bot token, an IBAN, a key file). Every message is redacted
+at ingress, before it is stored, logged, put in a ticket or shown to an agent, so a secret never
+spreads beyond the one message that carried it. Log output is a second leak path, so every log
+record is redacted too.
 
-Detection is deliberately conservative about context: a password is only recognised after a cue
-("password is", "pwd:", "Passwort ist", ...) and not when the next word is ordinary prose ("my
-password is not working"). Vendor tokens are recognised by their shape, card numbers by
-length, issuer prefix and the Luhn checksum.
+Each detector trades recall for the harmless look-alikes of its kind: vendor credentials, key
+bodies, IBANs, BitLocker keys and National Insurance numbers are recognised by shape and check
+digits alone; numbers that look like any other number (one-time codes, SSNs, BSNs, passports)
+need a cue in their clause, before or after them, and no harmless label next to them; passwords
+need a cue before or after them, a user name next to them, a line of their own, or a shape that
+prose never has ("Blue7Giraffe!Lamp").
 
-The package follows those jobs: ``patterns`` (the regular expressions), ``values`` and
-``checksums`` (is a candidate a secret?), the detectors (``detectors`` for keys and tokens and the
-order that settles ties, ``passwords``, ``cards``), ``redactor`` (merge and replace) and ``logs``
-(log records). ``kinds`` names each kind of secret and what to call it when telling the user.
+Modules: ``patterns`` (regular expressions), ``values``, ``checksums`` and ``context`` (is a
+candidate a secret?), the detectors (``detectors`` lists them and holds those for keys and
+tokens; ``passwords``, ``trailing``, ``bare``, ``numbers``, ``identity``, ``keys``, ``cards``),
+``redactor`` (merge and replace), ``logs`` (log records) and ``kinds`` (each kind of secret, its
+rank when two detectors agree on a span, and what to call it when telling the user).
 """
 
 from bot.redaction.kinds import LABELS, Kind

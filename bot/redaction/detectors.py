@@ -1,8 +1,9 @@
 """Every detector, which of them a text needs, and the detectors for keys and tokens.
 
 A detector gets the text and its lower-cased form and yields ``(start, end, kind)`` spans in the
-original text. Each one first looks for a cheap substring (its gate) so that an ordinary message
-costs one ``in`` test per detector.
+original text. Redaction runs on every turn, so an ordinary message must cost little: detectors
+that need a digit or a symbol are skipped for texts without one (:func:`applicable`), and the
+others first look for a cheap substring (their gate).
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ def _detect_azure_devops_pats(text: str, lowered: str) -> Iterator[Span]:
 
 
 _DIGITS = frozenset("0123456789")
-_SYMBOL_IN_WORD_RE = re.compile(r"[!@#$%^&*+=?~|\\](?=\w)")
+# A symbol inside a word, or an exclamation mark ("Sunshine! is my password"); a question mark
+# ends most questions and is no sign of a password there.
+_SYMBOL_IN_WORD_RE = re.compile(r"[!@#$%^&*+=?~|\\](?=\w)|!")
+
 
 def _detect_pem_keys(text: str, lowered: str) -> Iterator[Span]:
     if "-----BEGIN" in text:
