@@ -79,3 +79,14 @@ def test_every_kind_of_reply_is_worded(sqlite_engine: Engine) -> None:
 def test_a_handoff_notice_names_a_ticket_or_fails() -> None:
     with pytest.raises(ValueError, match="ticket"):
         wording.reply(HandoffNotice(Reason.USER_REQUEST, "normal"))
+
+
+def test_removed_secrets_are_named_and_personal_numbers_are_not_to_be_changed() -> None:
+    credential = wording.secret_removed(["one_time_code", "password"]).text
+    assert "one-time sign-in code and password" in credential
+    assert "please change it now" in credential
+    personal = wording.secret_removed(["iban"]).text
+    assert "bank account number (IBAN)" in personal
+    assert "change it" not in personal
+    mixed = wording.secret_removed(["ssn", "password"]).text
+    assert "please change it now" in mixed

@@ -12,6 +12,7 @@ from datetime import date
 from typing import assert_never
 
 from bot.dialogue.messages import Button, Reply, Source
+from bot.redaction import LABELS
 from flows.intents import Reason, SmalltalkKind
 from flows.says import (
     Answer,
@@ -52,12 +53,12 @@ SECRET_REMOVED = (
     "anything — please change it now, since it was typed into a chat. I will never ask you for "
     "a password."
 )
-SECRET_NAMES = {
-    "password": "password",
-    "pin": "PIN",
-    "card_number": "card number",
-    "private_key": "private key",
-}
+# Numbers that identify a person or an account cannot be changed: say why they were removed.
+PERSONAL_NUMBER_REMOVED = (
+    "It looks like your message contained a {what}. I removed it before saving or sharing "
+    "anything — the service desk never needs it in a chat."
+)
+PERSONAL_NUMBERS = frozenset({"ssn", "ni_number", "bsn", "iban", "passport_number"})
 APOLOGY = (
     "Sorry, something went wrong on my side and I couldn't handle that. Your message was "
     "kept; you can try again, or ask for a person and the service desk will pick it up."
@@ -217,8 +218,9 @@ def _status_list(head: str, requests: Sequence[RequestView], missing: Sequence[s
 
 
 def secret_removed(kinds: Sequence[str]) -> Reply:
-    names = sorted({SECRET_NAMES.get(k, "secret (key or token)") for k in kinds})
-    return Reply(SECRET_REMOVED.format(what=" and ".join(names)), "notice")
+    names = sorted({LABELS.get(k, "secret (key or token)") for k in kinds})
+    text = PERSONAL_NUMBER_REMOVED if PERSONAL_NUMBERS.issuperset(kinds) else SECRET_REMOVED
+    return Reply(text.format(what=" and ".join(names)), "notice")
 
 
 def handoff(reason: Reason, priority: str, number: str, category: str | None = None) -> Reply:
