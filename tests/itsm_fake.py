@@ -24,6 +24,8 @@ from handoff.tickets import NewTicket
 from tests.support import start_server
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BODY = web.RequestKey("body", object)  # the parsed request body (JSON, form, or text)
+WHO = web.RequestKey("who", str)  # the signed-in user ("" when nobody is)
 
 
 @dataclass(frozen=True)
@@ -171,8 +173,8 @@ class FakeSystem:
         self.calls.append(
             Call(request.method, request.path, dict(request.query), body, who, scheme, time.time())
         )
-        request["body"] = body
-        request["who"] = who
+        request[BODY] = body
+        request[WHO] = who or ""
         for path, seconds in self._slow.items():
             if request.path.startswith(path):
                 await asyncio.sleep(seconds)

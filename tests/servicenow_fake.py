@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from tests.itsm_fake import FakeSystem, basic_user
+from tests.itsm_fake import BODY, WHO, FakeSystem, basic_user
 
 USER = "deskbot.integration"
 PASSWORD = "s3cret-Pa55word!"
@@ -191,7 +191,7 @@ class FakeServiceNow(FakeSystem):
         return None
 
     async def _token(self, request: web.Request) -> web.Response:
-        form = request["body"] or {}
+        form = request[BODY] or {}
         if self.clients.get(form.get("client_id", "")) != form.get("client_secret"):
             return web.json_response(
                 {"error": "invalid_client", "error_description": "access_denied"}, status=401
@@ -263,10 +263,10 @@ class FakeServiceNow(FakeSystem):
             return self.error(
                 403, "Operation Failed", "ACL Exception Insert Failed due to security constraints"
             )
-        body = request["body"]
+        body = request[BODY]
         if not isinstance(body, dict):
             return self.error(400, "Exception while reading request", "Invalid payload")
-        row = self.add_record(table, by=request["who"], **body)
+        row = self.add_record(table, by=request[WHO], **body)
         return web.json_response({"result": self._shape(table, row, request.query)}, status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
@@ -280,12 +280,12 @@ class FakeServiceNow(FakeSystem):
             return self.error(
                 404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"
             )
-        body = dict(request["body"] or {})
+        body = dict(request[BODY] or {})
         for element in JOURNAL:
             if element in body:
-                self._journal(table, row, element, str(body.pop(element)), request["who"])
+                self._journal(table, row, element, str(body.pop(element)), request[WHO])
         row.update(body)
-        self._touch(row, request["who"])
+        self._touch(row, request[WHO])
         return web.json_response({"result": self._shape(table, row, request.query)})
 
     # -- the table machinery -------------------------------------------------------------------

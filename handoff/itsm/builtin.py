@@ -17,6 +17,7 @@ from handoff.itsm.port import (
     StateChange,
     TicketRef,
     TicketState,
+    ordered,
 )
 from handoff.tickets import Event, EventKind, NewTicket, RequestView, Ticket, TicketStore
 
@@ -64,8 +65,10 @@ class Builtin:
         ids = [int(t.id) for t in watching]
         events = await asyncio.to_thread(self.store.events_since, after, ids)
         out = [change for e in events if (change := _change(e)) is not None]
+        comments = [c for c in out if isinstance(c, AgentComment)]
+        states = [c for c in out if isinstance(c, StateChange)]
         last = max((e.id for e in events), default=after)
-        return Changes(tuple(out), str(last))
+        return Changes(ordered(comments, states), str(last))
 
     async def requests_of(self, email: str, limit: int = 10) -> list[RequestView]:
         views = await asyncio.to_thread(self.store.requests_of, email)

@@ -9,9 +9,10 @@ plain messages; the Authorization header is built here by hand and never logged 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -67,10 +68,11 @@ class BasicCredentials:
 
     user: str
     password: str = field(repr=False)
+    shown_as: str = ""  # the name for messages, when `user` is not what people know
 
     @property
     def who(self) -> str:
-        return self.user
+        return self.shown_as or self.user
 
     async def header(self, client: Client) -> str:
         token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode("ascii")
@@ -287,6 +289,18 @@ class Client:
             link = resp.links.get("next")
             next_url = str(link.get("url")) if link else None
             return Response(resp.status, resp.headers, data, next_url)
+
+
+async def gather_bounded(calls: Sequence[Awaitable[T]], limit: int) -> list[T]:
+    """Await `calls` concurrently, at most `limit` at a time, results in order: polling many
+    tickets must not open a burst of connections that trips the system's rate limit."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
 async def write_once(

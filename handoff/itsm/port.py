@@ -96,6 +96,13 @@ class Changes:
     cursor: str
 
 
+def news(before: TicketState | None, now: TicketState) -> bool:
+    """Whether a state is worth an event: a change from what was seen, or, on first sight of
+    a ticket, only an ended one (a ticket first seen "in progress" tells the employee nothing
+    they need, one first seen resolved ends the hand-off)."""
+    return now.ended if before is None else now != before
+
+
 def ordered(comments: Sequence[Change], states: Sequence[Change]) -> tuple[Change, ...]:
     """Comments first, then state changes, each oldest first. Systems date a state change by
     the ticket's last update, not by when the state moved, so "Fixed, please reconnect" and

@@ -34,6 +34,7 @@ from handoff.itsm.port import (
     StateChange,
     TicketRef,
     TicketState,
+    news,
     ordered,
 )
 from handoff.itsm.resilience import Timing
@@ -242,7 +243,7 @@ class ServiceNow:
             moved[sys_id] = str(row.get("caller_id.user_name") or "")
             latest = max(latest, row["sys_updated_on"])
             now_state = self._state(raw)
-            if now_state != (self._state(before[0]) if before else TicketState.NEW):
+            if news(self._state(before[0]) if before else None, now_state):
                 states.append(StateChange(sys_id, now_state, raw, sn_time(row["sys_updated_on"])))
         comments: list[Change] = []
         seen = set(state.seen)
