@@ -105,6 +105,8 @@ class FakeSystem:
         self._faults: list[_Fault] = []
         self._stalls: list[_Stall] = []
         self._slow: dict[str, float] = {}
+        self._every: tuple[int, int, dict[str, str]] | None = None
+        self._counted = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -149,6 +151,10 @@ class FakeSystem:
         """Answer `status` to the next `times` calls whose path starts with `path`."""
         self._faults.append(_Fault(method, path, status, times, dict(headers or {})))
 
+    def fail_every(self, nth: int, status: int, headers: Mapping[str, str] | None = None) -> None:
+        """Answer `status` to every `nth` call, whatever its path (a steady rate limit)."""
+        self._every = (nth, status, dict(headers or {}))
+
     def slow(self, seconds: float, path: str = "/") -> None:
         """Every answer under `path` comes `seconds` late."""
         self._slow[path] = seconds
@@ -178,6 +184,11 @@ class FakeSystem:
         for path, seconds in self._slow.items():
             if request.path.startswith(path):
                 await asyncio.sleep(seconds)
+        self._counted += 1
+        if self._every is not None and self._counted % self._every[0] == 0:
+            response = self.error(self._every[1], _REASONS.get(self._every[1], "Failure"))
+            response.headers.update(self._every[2])
+            return response
         fault = self._take(self._faults, request)
         if fault is not None:
             response = self.error(fault.status, _REASONS.get(fault.status, "Failure"))
