@@ -19,7 +19,9 @@ from typing import Any
 
 from aiohttp import web
 
+from handoff.facts import extract_facts
 from handoff.itsm.resilience import Timing
+from handoff.summary import CaseOutline, summarize, ticket_title
 from handoff.tickets import NewTicket
 from tests.support import start_server
 
@@ -242,29 +244,39 @@ def hand_off(
     *,
     priority: str = "high",
     category: str = "vpn",
-    title: str = "VPN error 809 from home",
 ) -> NewTicket:
-    """A hand-off as the dialogue core builds it: texts already redacted."""
-    return NewTicket(
+    """A hand-off as the dialogue core builds it: title and summary from the case outline,
+    texts already redacted."""
+    questions = [
+        "my vpn says error 809 since this morning",
+        "my password is [redacted password] and it still fails",
+    ]
+    outline = CaseOutline(
         reason="low_confidence",
         priority=priority,
         category=category,
-        title=title,
-        summary="Alex Morgan (web chat) asked about VPN error 809.\n"
-        "Why handed over: the bot found no answer it was confident enough to give.",
+        requester=requester,
+        channel="web",
+        questions=questions,
+        offered=[("Fix VPN connection errors", 0.41)],
+        facts=extract_facts(questions),
+        requester_name="Alex Morgan",
+    )
+    return NewTicket(
+        reason=outline.reason,
+        priority=priority,
+        category=category,
+        title=ticket_title(outline),
+        summary=summarize(outline),
         requester=requester,
         requester_name="Alex Morgan",
         channel="web",
         conversation_id="conv-1",
-        facts={"error_codes": ["809"], "applications": ["VPN"]},
-        questions=["my vpn says error 809 since this morning"],
+        facts=outline.facts.as_dict(),
+        questions=questions,
         transcript=[
-            {"at": "2026-11-23T08:58:00+00:00", "role": "user", "text": "my vpn says error 809"},
+            {"at": "2026-11-23T08:58:00+00:00", "role": "user", "text": questions[0]},
             {"at": "2026-11-23T08:58:01+00:00", "role": "bot", "text": "Error 809 usually ..."},
-            {
-                "at": "2026-11-23T08:59:00+00:00",
-                "role": "user",
-                "text": "my password is [redacted password] and it still fails",
-            },
+            {"at": "2026-11-23T08:59:00+00:00", "role": "user", "text": questions[1]},
         ],
     )

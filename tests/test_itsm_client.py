@@ -138,6 +138,7 @@ def test_the_description_is_the_employees_words_only() -> None:
         "Raised through deskbot in the web chat.",
         "",
         "my vpn says error 809 since this morning",
+        "my password is [redacted password] and it still fails",
     ]
 
 

@@ -76,13 +76,13 @@ async def test_create_raises_the_request_for_the_customer_with_an_internal_summa
     assert ref.url == f"{fake.url}/browse/{ref.number}"
     assert request["reporter"]["accountId"] == alex["accountId"]
     fields = {f["fieldId"]: f["value"] for f in request["requestFieldValues"]}
-    assert fields["summary"] == "VPN error 809 from home"
+    assert fields["summary"] == hand_off().title
     assert "my vpn says error 809 since this morning" in fields["description"]
     assert fields["description"].endswith("deskbot reference: REQ2000001")
     assert "confident" not in fields["description"]
     [note] = fake.comments(ref.id)
     assert note["public"] is False and note["author"]["emailAddress"] == EMAIL
-    assert "Why handed over" in note["body"] and "[redacted password]" in note["body"]
+    assert "Why: the bot found no answer" in note["body"] and "[redacted password]" in note["body"]
     assert not [c for c in fake.calls if c.path == "/rest/servicedeskapi/customer"]
 
 

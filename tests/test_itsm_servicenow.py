@@ -71,7 +71,7 @@ async def test_create_writes_an_incident_for_the_caller_with_notes_only_agents_s
     assert ref.id == row["sys_id"] and ref.number.startswith("INC")
     assert ref.url == f"{fake.url}/incident.do?sys_id={row['sys_id']}"
     assert ref.requester_id == row["caller_id"] == alex["sys_id"]
-    assert row["short_description"] == "VPN error 809 from home"
+    assert row["short_description"] == hand_off().title
     assert "my vpn says error 809 since this morning" in row["description"]
     assert "confident" not in row["description"]  # the summary is for agents only
     assert row["correlation_id"] == "REQ2000001"
@@ -79,8 +79,8 @@ async def test_create_writes_an_incident_for_the_caller_with_notes_only_agents_s
     assert (row["urgency"], row["impact"]) == ("1", "2")  # high -> P2
     assert row["sys_created_by"] == USER
     [notes] = fake.journal(ref.number, "work_notes")
-    assert "Why handed over" in notes["value"]
-    assert "Error codes: 809" in notes["value"]
+    assert "Why: the bot found no answer" in notes["value"]
+    assert "Facts: error 809 · VPN" in notes["value"]
     assert "Employee: my password is [redacted password]" in notes["value"]
     assert notes["value"].rstrip().endswith("deskbot reference: REQ2000001")
     assert fake.journal(ref.number, "comments") == []  # nothing customer-visible beyond that

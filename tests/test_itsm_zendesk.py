@@ -66,7 +66,7 @@ async def test_create_opens_a_ticket_for_the_requester_with_a_private_summary(
     assert ref.url == f"{fake.url}/agent/tickets/{ref.id}"
     assert ticket["requester_id"] == alex and ticket["external_id"] == "REQ2000001"
     assert (ticket["subject"], ticket["priority"], ticket["type"]) == (
-        "VPN error 809 from home",
+        hand_off().title,
         "high",
         "incident",
     )
@@ -75,7 +75,8 @@ async def test_create_opens_a_ticket_for_the_requester_with_a_private_summary(
     assert public["public"] and "my vpn says error 809" in public["body"]
     assert "confident" not in public["body"]
     assert not private["public"] and private["author_id"] == ME
-    assert "Why handed over" in private["body"] and "[redacted password]" in private["body"]
+    assert "Why: the bot found no answer" in private["body"]
+    assert "[redacted password]" in private["body"]
 
 
 async def test_an_unknown_requester_becomes_an_end_user(

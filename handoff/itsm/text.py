@@ -2,9 +2,10 @@
 
 Two parts, because every system separates what the employee sees from what only agents read:
 `described` is the employee's own words (the customer-visible description); `case_notes` is
-the summary, the facts and the transcript (work notes, an internal comment, a private
-comment). Both are capped; when the notes are too long the oldest transcript lines go first,
-since the summary already says what the conversation was about.
+the summary (which carries the facts deskbot noticed) and the transcript (work notes, an
+internal comment, a private comment). Both are capped; when the notes are too long the
+oldest transcript lines go first, since the summary already says what the conversation was
+about.
 """
 
 from __future__ import annotations
@@ -17,13 +18,6 @@ from handoff.tickets import NewTicket
 
 DESCRIPTION_LIMIT = 4000  # ServiceNow's description column; JSM and Zendesk allow more
 NOTES_LIMIT = 30000  # under JSM's 32767 per comment and ServiceNow's journal entry size
-_FACT_LABELS = {
-    "error_codes": "Error codes",
-    "applications": "Applications",
-    "devices": "Devices",
-    "times": "Times mentioned",
-    "ticket_numbers": "Ticket numbers",
-}
 _ROLES = {"user": "Employee", "bot": "deskbot", "agent": "Agent"}
 _CHANNELS = {"web": "the web chat", "slack": "Slack", "teams": "Microsoft Teams"}
 
@@ -44,15 +38,11 @@ def described(ticket: NewTicket) -> str:
 
 
 def case_notes(ticket: NewTicket, correlation_id: str) -> str:
-    """Summary, facts and transcript for agents only, with deskbot's reference at the end."""
-    head = [ticket.summary.strip()]
-    facts = _facts(ticket.facts)
-    if facts:
-        head += ["", "Facts:", *facts]
-    tail = ["", reference_line(correlation_id)]
+    """Summary (with its facts line) and transcript for agents only, with deskbot's reference
+    at the end."""
     lines = _transcript(ticket.transcript)
-    body = "\n".join(head)
-    end = "\n".join(tail)
+    body = ticket.summary.strip()
+    end = "\n" + reference_line(correlation_id)
     room = NOTES_LIMIT - len(body) - len(end) - 2
     kept = _newest_that_fit(lines, room)
     if kept:
@@ -67,14 +57,6 @@ def case_notes(ticket: NewTicket, correlation_id: str) -> str:
 def chat_comment(author: str, text: str) -> str:
     """An employee's chat message as a comment written by the integration user."""
     return f"{author} wrote in chat:\n{text}"
-
-
-def _facts(facts: Mapping[str, Sequence[str]]) -> list[str]:
-    return [
-        f"- {_FACT_LABELS.get(kind, kind.replace('_', ' ').capitalize())}: {', '.join(values)}"
-        for kind, values in facts.items()
-        if values
-    ]
 
 
 def _transcript(transcript: Sequence[Mapping[str, Any]]) -> list[str]:
