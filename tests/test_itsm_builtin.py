@@ -74,3 +74,16 @@ async def test_status_is_the_requesters_own_tickets_only(store: TicketStore) -> 
     assert found is not None and found.status == "new"
     assert await system.request("alex.morgan@example.com", theirs.number) is None
     assert await system.request("alex.morgan@example.com", "REQ9999999") is None
+
+
+async def test_a_ticket_watched_late_still_gets_what_happened_before(store: TicketStore) -> None:
+    system = builtin(store)
+    early = await system.create(hand_off(), "c1")
+    store.add_event(int(early.id), EventKind.AGENT_MESSAGE, "beth", "before anyone watched")
+    late = await system.create(dataclasses.replace(hand_off(), conversation_id="c2"), "c2")
+    store.add_event(int(late.id), EventKind.AGENT_MESSAGE, "beth", "on the watched one")
+    cursor = (await system.changes(None, [late])).cursor
+    changes = await system.changes(cursor, [late, early])
+    assert [e.text for e in changes.events if isinstance(e, AgentComment)] == [
+        "before anyone watched"
+    ]

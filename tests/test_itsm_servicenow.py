@@ -430,3 +430,18 @@ async def test_oauth_with_a_wrong_client_secret_is_named_without_the_secret(
     assert f"refused the credentials for user {USER}" in str(caught.value)
     for secret in ("not-the-secret", PASSWORD):
         assert secret not in str(caught.value) + repr(snow.config) + caplog.text
+
+
+async def test_a_ticket_watched_late_still_gets_what_was_written_before(
+    fake: FakeServiceNow, snow: ServiceNow
+) -> None:
+    early = await snow.create(hand_off(), "R1")
+    fake.agent_comment(early.number, "written before anyone watched")
+    fake.add_record("incident", work_notes="internal, never relayed")
+    late = await snow.create(hand_off(), "R2")
+    fake.agent_comment(late.number, "on the watched one")
+    cursor = (await snow.changes(None, [late])).cursor  # the cursor moves past both comments
+    fake.set_state(late.number, "2")
+    changes = await snow.changes(cursor, [late, early])
+    texts = [e.text for e in changes.events if isinstance(e, AgentComment)]
+    assert texts == ["written before anyone watched"]

@@ -7,6 +7,7 @@ Slack or Teams as before. Store calls are blocking SQL, so they run in a worker 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 
 from handoff.itsm.port import (
@@ -61,14 +62,20 @@ class Builtin:
         )
 
     async def changes(self, cursor: str | None, watching: Sequence[TicketRef]) -> Changes:
-        after = int(cursor) if cursor else 0
-        ids = [int(t.id) for t in watching]
-        events = await asyncio.to_thread(self.store.events_since, after, ids)
-        out = [change for e in events if (change := _change(e)) is not None]
+        """The cursor keeps the last event id per ticket, so a ticket watched later still
+        gets what happened to it before."""
+        seen: dict[str, int] = json.loads(cursor) if cursor else {}
+        last = {t.id: int(seen.get(t.id, 0)) for t in watching}
+        ids = [int(t) for t in last]
+        oldest = min(last.values(), default=0)
+        events = await asyncio.to_thread(self.store.events_since, oldest, ids)
+        fresh = [e for e in events if e.id > last[str(e.ticket_id)]]
+        for event in fresh:
+            last[str(event.ticket_id)] = event.id
+        out = [change for e in fresh if (change := _change(e)) is not None]
         comments = [c for c in out if isinstance(c, AgentComment)]
         states = [c for c in out if isinstance(c, StateChange)]
-        last = max((e.id for e in events), default=after)
-        return Changes(ordered(comments, states), str(last))
+        return Changes(ordered(comments, states), json.dumps(last, sort_keys=True))
 
     async def requests_of(self, email: str, limit: int = 10) -> list[RequestView]:
         views = await asyncio.to_thread(self.store.requests_of, email)

@@ -221,14 +221,17 @@ class ServiceNow:
     async def changes(self, cursor: str | None, watching: Sequence[TicketRef]) -> Changes:
         state = _Cursor.load(cursor)
         ids = [t.id for t in watching]
-        since = f"^sys_updated_on>={state.at}" if state.at else ""
-        rows: list[dict[str, Any]] = []
-        for chunk in _chunks(ids):
-            rows += await self._rows(
-                "incident",
-                f"sys_idIN{','.join(chunk)}{since}",
-                "sys_id,state,sys_mod_count,sys_updated_on,caller_id.user_name",
-            )
+        # Incidents seen before: only those updated since the cursor. Incidents watched for
+        # the first time: all of them, so nothing written before they were watched is lost.
+        first = {i for i in ids if i not in state.incidents}
+        rows = await self._among(
+            "incident",
+            "sys_id",
+            ids,
+            first=first,
+            since=f"^sys_updated_on>={state.at}" if state.at else "",
+            fields="sys_id,state,sys_mod_count,sys_updated_on,caller_id.user_name",
+        )
         incidents = {k: v for k, v in state.incidents.items() if k in ids}
         states: list[Change] = []
         moved: dict[str, str] = {}  # sys_id -> the caller's user name
@@ -248,7 +251,7 @@ class ServiceNow:
         comments: list[Change] = []
         seen = set(state.seen)
         if moved:
-            comments, latest, seen = await self._comments(moved, state, latest)
+            comments, latest, seen = await self._comments(moved, first, state, latest)
         return Changes(ordered(comments, states), _Cursor(latest or None, seen, incidents).dump())
 
     async def requests_of(self, email: str, limit: int = 10) -> list[RequestView]:
@@ -356,17 +359,39 @@ class ServiceNow:
         self._callers[key] = (now, caller)
         return caller
 
+    async def _among(
+        self,
+        table: str,
+        key: str,
+        ids: Sequence[str],
+        *,
+        first: set[str],
+        since: str,
+        fields: str,
+        where: str = "",
+    ) -> list[dict[str, Any]]:
+        """Rows matching `where` whose `key` is one of `ids`; the `since` condition applies
+        to all but the `first` ones (watched for the first time: everything counts)."""
+        rows: list[dict[str, Any]] = []
+        later = [i for i in ids if i not in first]
+        for group, condition in ((later, since), ([i for i in ids if i in first], "")):
+            for chunk in _chunks(group):
+                query = f"{where}{key}IN{','.join(chunk)}{condition}"
+                rows += await self._rows(table, query, fields)
+        return rows
+
     async def _comments(
-        self, moved: Mapping[str, str], state: _Cursor, latest: str
+        self, moved: Mapping[str, str], first: set[str], state: _Cursor, latest: str
     ) -> tuple[list[Change], str, set[str]]:
-        since = f"^sys_created_on>={state.at}" if state.at else ""
-        entries: list[dict[str, Any]] = []
-        for chunk in _chunks(list(moved)):
-            entries += await self._rows(
-                "sys_journal_field",
-                f"element_idIN{','.join(chunk)}^element=comments{since}^ORDERBYsys_created_on",
-                "sys_id,element_id,value,sys_created_on,sys_created_by",
-            )
+        entries = await self._among(
+            "sys_journal_field",
+            "element_id",
+            list(moved),
+            first=first,
+            since=f"^sys_created_on>={state.at}" if state.at else "",
+            fields="sys_id,element_id,value,sys_created_on,sys_created_by",
+            where="element=comments^",  # comments only: work notes are internal
+        )
         ours = self.config.user.lower()
         fresh = [e for e in entries if e["sys_id"] not in state.seen]
         relayed = [
