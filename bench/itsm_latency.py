@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 
 import aiohttp
@@ -33,11 +34,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handoff.itsm.config import JiraConfig, ServiceNowConfig, ZendeskConfig  # noqa: E402
 from handoff.itsm.port import TicketSystem  # noqa: E402
 from handoff.itsm.resilience import RetryPolicy  # noqa: E402
 from handoff.itsm.systems import connect  # noqa: E402
-from tests import jira_fake, servicenow_fake, zendesk_fake  # noqa: E402
+from tests import jira_fake, servicenow_fake  # noqa: E402
+from tests.itsm_cases import CASES, NAMES, case_of  # noqa: E402
 from tests.itsm_fake import FakeSystem, hand_off  # noqa: E402
 
 POLICY = RetryPolicy(timeout=10.0, attempts=6, longest_wait=30.0)
@@ -60,48 +61,20 @@ async def bare_calls(url: str, n: int) -> list[float]:
     return out
 
 
-def servicenow(n: int) -> tuple[FakeSystem, Callable[[FakeSystem], TicketSystem]]:
-    fake = servicenow_fake.FakeServiceNow()
+def employees(fake: FakeSystem, n: int) -> None:
+    """`n` employees the system knows (Zendesk creates unknown requesters itself)."""
     for i in range(n):
-        fake.add_user(f"employee{i}@example.com", f"employee{i}", f"Employee {i}")
-
-    def open_(f: FakeSystem) -> TicketSystem:
-        return connect(
-            ServiceNowConfig(f.url, servicenow_fake.USER, servicenow_fake.PASSWORD, retry=POLICY)
-        )
-
-    return fake, open_
+        email = f"employee{i}@example.com"
+        if isinstance(fake, servicenow_fake.FakeServiceNow):
+            fake.add_user(email, f"employee{i}", f"Employee {i}")
+        elif isinstance(fake, jira_fake.FakeJira):
+            fake.add_account(email, f"Employee {i}", customer=True)
 
 
-def jira(n: int) -> tuple[FakeSystem, Callable[[FakeSystem], TicketSystem]]:
-    fake = jira_fake.FakeJira()
-    for i in range(n):
-        fake.add_account(f"employee{i}@example.com", f"Employee {i}", customer=True)
-
-    def open_(f: FakeSystem) -> TicketSystem:
-        return connect(
-            JiraConfig(
-                f.url,
-                jira_fake.EMAIL,
-                jira_fake.API_TOKEN,
-                jira_fake.DESK,
-                jira_fake.REQUEST_TYPE,
-                retry=POLICY,
-            )
-        )
-
-    return fake, open_
-
-
-def zendesk(n: int) -> tuple[FakeSystem, Callable[[FakeSystem], TicketSystem]]:
-    fake = zendesk_fake.FakeZendesk()
-
-    def open_(f: FakeSystem) -> TicketSystem:
-        return connect(
-            ZendeskConfig(f.url, zendesk_fake.EMAIL, zendesk_fake.API_TOKEN, retry=POLICY)
-        )
-
-    return fake, open_
+def opened(fake: FakeSystem) -> TicketSystem:
+    """The adapter for `fake`, with production timeouts rather than the tests' short ones."""
+    config = dataclasses.replace(case_of(fake).config(fake), retry=POLICY)
+    return connect(config)
 
 
 async def latency(args: argparse.Namespace) -> None:
@@ -109,11 +82,12 @@ async def latency(args: argparse.Namespace) -> None:
         f"hand-off -> created ticket: {args.handoffs} hand-offs one at a time, "
         f"every fake call answered {args.delay * 1000:.0f} ms late"
     )
-    for name, build in (("servicenow", servicenow), ("jira", jira), ("zendesk", zendesk)):
-        fake, open_ = build(args.handoffs + 1)
+    for name in NAMES:
+        fake = CASES[name].fake()
+        employees(fake, args.handoffs + 1)
         await fake.start()
         fake.slow(args.delay)
-        system = open_(fake)
+        system = opened(fake)
         await system.create(hand_off("employee0@example.com"), "warm-up")  # sign-in, caches
         fake.calls.clear()
         times = []
@@ -135,11 +109,12 @@ async def latency(args: argparse.Namespace) -> None:
 
 
 async def throughput(args: argparse.Namespace, limited: bool) -> tuple[float, float, int, int]:
-    fake, open_ = servicenow(50)
+    fake = servicenow_fake.FakeServiceNow()
+    employees(fake, 50)
     await fake.start()
     if limited:
         fake.fail_every(args.every, 429, {"Retry-After": str(args.retry_after)})
-    system = open_(fake)
+    system = opened(fake)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(args.writes):
         queue.put_nowait(i)

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import dataclasses
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from handoff.facts import extract_facts
+from handoff.itsm.port import TicketSystem
 from handoff.itsm.resilience import Timing
+from handoff.itsm.systems import SystemConfig, connect
 from handoff.summary import CaseOutline, summarize, ticket_title
 from handoff.tickets import NewTicket
 from tests.support import start_server
@@ -57,6 +61,42 @@ class _Stall:
     seconds: float
     times: int
     status: int | None
+
+
+F = TypeVar("F", bound="FakeSystem")
+
+
+@contextlib.asynccontextmanager
+async def serving(fake: F) -> AsyncIterator[F]:
+    """`fake` listening on 127.0.0.1 while the block runs."""
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+class Opened:
+    """Adapters connected with a test's changes to `config`, sharing one fake clock, all
+    closed when the block ends: `async with Opened(config) as opened: system = opened()`."""
+
+    def __init__(self, config: SystemConfig) -> None:
+        self.config = config
+        self.clock = FakeClock()
+        self._systems: list[TicketSystem] = []
+
+    def __call__(self, **changes: Any) -> Any:
+        config = dataclasses.replace(self.config, **changes)
+        system = connect(config, timing=self.clock.timing())
+        self._systems.append(system)
+        return system
+
+    async def __aenter__(self) -> Opened:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for system in self._systems:
+            await system.close()
 
 
 class FakeClock:
@@ -106,7 +146,7 @@ class FakeSystem:
         self.calls: list[Call] = []
         self._faults: list[_Fault] = []
         self._stalls: list[_Stall] = []
-        self._slow: dict[str, float] = {}
+        self._slow: dict[str, tuple[float, int | None]] = {}
         self._every: tuple[int, int, dict[str, str]] | None = None
         self._counted = 0
         self._runner: web.AppRunner | None = None
@@ -157,9 +197,15 @@ class FakeSystem:
         """Answer `status` to every `nth` call, whatever its path (a steady rate limit)."""
         self._every = (nth, status, dict(headers or {}))
 
-    def slow(self, seconds: float, path: str = "/") -> None:
-        """Every answer under `path` comes `seconds` late."""
-        self._slow[path] = seconds
+    def recover(self) -> None:
+        """Stop every fault asked for: the system is healthy again."""
+        self._faults.clear()
+        self._stalls.clear()
+        self._every = None
+
+    def slow(self, seconds: float, path: str = "/", *, times: int | None = None) -> None:
+        """Answers under `path` come `seconds` late: every one, or the next `times`."""
+        self._slow[path] = (seconds, times)
 
     def stall_after(
         self, method: str, path: str, seconds: float, *, times: int = 1, status: int | None = None
@@ -183,8 +229,12 @@ class FakeSystem:
         )
         request[BODY] = body
         request[WHO] = who or ""
-        for path, seconds in self._slow.items():
+        for path, (seconds, times) in list(self._slow.items()):
             if request.path.startswith(path):
+                if times is not None:
+                    self._slow[path] = (seconds, times - 1)
+                    if times <= 1:
+                        del self._slow[path]
                 await asyncio.sleep(seconds)
         self._counted += 1
         if self._every is not None and self._counted % self._every[0] == 0:

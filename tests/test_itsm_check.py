@@ -115,8 +115,8 @@ async def test_jira_without_the_right_to_create_customers_is_a_warning() -> None
     await fake.close()
     outcome = {f.what: (f.outcome, f.detail) for f in report.findings}
     assert outcome["agent access to service desk 1"] == (Outcome.OK, "IT Support")
-    assert outcome["request type 99 on that desk"][0] is Outcome.FAILED
-    assert "The request type does not exist" in outcome["request type 99 on that desk"][1]
+    assert outcome["access to request type 99"][0] is Outcome.FAILED
+    assert "The request type does not exist" in outcome["access to request type 99"][1]
     customers = outcome["customers of the desk"]
     assert customers[0] is Outcome.WARNING and "cannot be handed over" in customers[1]
 

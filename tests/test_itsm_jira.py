@@ -2,64 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 
-from handoff.itsm.config import JiraConfig
-from handoff.itsm.errors import AuthFailed, Forbidden, Unavailable
+from handoff.itsm.errors import Forbidden
 from handoff.itsm.jira import Jira
 from handoff.itsm.port import AgentComment, StateChange, TicketState
-from handoff.itsm.resilience import RetryPolicy
-from tests.itsm_fake import FakeClock, hand_off
-from tests.jira_fake import API_TOKEN, BETH, DESK, EMAIL, REQUEST_TYPE, FakeJira
+from tests.itsm_fake import Opened, hand_off
+from tests.jira_fake import BETH, EMAIL, FakeJira
 
-POLICY = RetryPolicy(timeout=0.3, attempts=4, breaker_failures=5, breaker_reset=30.0)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeJira]:
-    fake = FakeJira()
-    await fake.start()
-    fake.add_account("alex.morgan@example.com", "Alex Morgan", customer=True)
-    fake.add_account("sam.taylor@example.com", "Sam Taylor", customer=True)
-    yield fake
-    await fake.close()
+pytest_plugins = ("tests.itsm_fixtures",)  # fake, opened, system
+SYSTEM = "jira"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def opened(fake: FakeJira, clock: FakeClock) -> AsyncIterator[Any]:
-    systems: list[Jira] = []
-
-    def make(**changes: Any) -> Jira:
-        config = JiraConfig(
-            url=fake.url,
-            email=EMAIL,
-            api_token=API_TOKEN,
-            service_desk_id=DESK,
-            request_type_id=REQUEST_TYPE,
-            retry=POLICY,
-        )
-        system = Jira(dataclasses.replace(config, **changes), timing=clock.timing())
-        systems.append(system)
-        return system
-
-    yield make
-    for system in systems:
-        await system.close()
-
-
-@pytest.fixture
-def jira(opened: Any) -> Jira:
-    return opened()  # type: ignore[no-any-return]
+def jira(system: Jira) -> Jira:
+    return system
 
 
 # -- creating ------------------------------------------------------------------------------------
@@ -86,7 +43,7 @@ async def test_create_raises_the_request_for_the_customer_with_an_internal_summa
     assert not [c for c in fake.calls if c.path == "/rest/servicedeskapi/customer"]
 
 
-async def test_the_category_picks_the_request_type(fake: FakeJira, opened: Any) -> None:
+async def test_the_category_picks_the_request_type(fake: FakeJira, opened: Opened) -> None:
     jira = opened(request_types={"security_incident": "11"})
     ref = await jira.create(hand_off(category="security_incident"), "R1")
     assert fake.request(ref.id)["requestTypeId"] == "11"
@@ -202,56 +159,6 @@ async def test_status_lists_only_the_employees_requests_by_latest_activity(
 
 
 # -- refusals, limits, outages -------------------------------------------------------------------
-
-
-async def test_a_wrong_api_token_names_the_account_not_the_token(
-    opened: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    jira = opened(api_token="wrong-token")
-    with pytest.raises(AuthFailed) as caught:
-        await jira.create(hand_off(), "R1")
-    assert str(caught.value).startswith(f"Jira refused the credentials for user {EMAIL}")
-    for secret in ("wrong-token", API_TOKEN):
-        assert secret not in str(caught.value) + repr(jira.config) + caplog.text
-
-
-async def test_a_429_with_retry_after_is_waited_out(
-    fake: FakeJira, jira: Jira, clock: FakeClock
-) -> None:
-    limited = {"Retry-After": "5"}
-    fake.fail_next("POST", "/rest/servicedeskapi/request", 429, times=3, headers=limited)
-    ref = await jira.create(hand_off(), "R1")
-    assert len(fake.requests) == 1 and ref.number == "IT-1"
-    assert clock.sleeps[:3] == [pytest.approx(5.25)] * 3
-
-
-async def test_an_outage_opens_the_circuit_until_jira_is_back(
-    fake: FakeJira, jira: Jira, clock: FakeClock
-) -> None:
-    fake.fail_next("GET", "/rest/servicedeskapi/servicedesk", 502, times=5)
-    for _ in range(2):
-        with pytest.raises(Unavailable):
-            await jira.requests_of("alex.morgan@example.com")
-    calls = len(fake.calls)
-    with pytest.raises(Unavailable, match="unavailable"):
-        await jira.requests_of("alex.morgan@example.com")
-    assert len(fake.calls) == calls
-    clock.advance(30)
-    assert await jira.requests_of("alex.morgan@example.com") == []
-
-
-async def test_a_timeout_after_the_request_was_raised_leaves_one_request_and_one_note(
-    fake: FakeJira, jira: Jira
-) -> None:
-    fake.stall_after("POST", "/rest/servicedeskapi/request", 0.6)
-    ref = await jira.create(hand_off(), "REQ2000042")
-    assert [r["issueKey"] for r in fake.requests] == [ref.id]
-    assert len(fake.comments(ref.id, public=False)) == 1
-
-    again = await jira.create(hand_off(), "REQ2000042", retry=True)
-    assert again == ref and len(fake.requests) == 1
-    assert len(fake.comments(ref.id, public=False)) == 1
 
 
 async def test_a_timeout_after_the_internal_note_was_written_does_not_double_it(

@@ -2,57 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 
-from handoff.itsm.config import ZendeskConfig
-from handoff.itsm.errors import AuthFailed, Forbidden, Rejected, Unavailable
+from handoff.itsm.errors import Forbidden, Rejected
 from handoff.itsm.port import AgentComment, StateChange, TicketState
-from handoff.itsm.resilience import RetryPolicy
 from handoff.itsm.zendesk import Zendesk
-from tests.itsm_fake import FakeClock, hand_off
-from tests.zendesk_fake import API_TOKEN, EMAIL, ME, FakeZendesk
+from tests.itsm_fake import Opened, hand_off
+from tests.zendesk_fake import ME, FakeZendesk
 
-POLICY = RetryPolicy(timeout=0.3, attempts=4, breaker_failures=5, breaker_reset=30.0)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeZendesk]:
-    fake = FakeZendesk()
-    await fake.start()
-    fake.add_user("alex.morgan@example.com", "Alex Morgan")
-    fake.add_user("sam.taylor@example.com", "Sam Taylor")
-    yield fake
-    await fake.close()
+pytest_plugins = ("tests.itsm_fixtures",)  # fake, opened, system
+SYSTEM = "zendesk"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def opened(fake: FakeZendesk, clock: FakeClock) -> AsyncIterator[Any]:
-    systems: list[Zendesk] = []
-
-    def make(**changes: Any) -> Zendesk:
-        config = ZendeskConfig(url=fake.url, email=EMAIL, api_token=API_TOKEN, retry=POLICY)
-        system = Zendesk(dataclasses.replace(config, **changes), timing=clock.timing())
-        systems.append(system)
-        return system
-
-    yield make
-    for system in systems:
-        await system.close()
-
-
-@pytest.fixture
-def zendesk(opened: Any) -> Zendesk:
-    return opened()  # type: ignore[no-any-return]
+def zendesk(system: Zendesk) -> Zendesk:
+    return system
 
 
 async def test_create_opens_a_ticket_for_the_requester_with_a_private_summary(
@@ -160,21 +124,8 @@ async def test_status_lists_only_the_requesters_tickets_newest_first(
     assert await zendesk.request("alex.morgan@example.com", "INC0010001") is None
 
 
-async def test_a_wrong_token_names_the_account_not_the_token(
-    opened: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    zendesk = opened(api_token="not-the-token")
-    with pytest.raises(AuthFailed) as caught:
-        await zendesk.create(hand_off(), "R1")
-    message = str(caught.value)
-    assert message == f"Zendesk refused the credentials for user {EMAIL}: Couldn't authenticate you"
-    for secret in ("not-the-token", API_TOKEN):
-        assert secret not in message + repr(zendesk.config) + caplog.text
-
-
 async def test_an_end_users_token_is_refused_with_a_reason(
-    fake: FakeZendesk, opened: Any
+    fake: FakeZendesk, opened: Opened
 ) -> None:
     fake.tokens["alex.morgan@example.com"] = "alex-token"
     zendesk = opened(email="alex.morgan@example.com", api_token="alex-token")
@@ -186,41 +137,6 @@ async def test_a_403_names_what_is_missing(fake: FakeZendesk, zendesk: Zendesk) 
     fake.fail_next("POST", "/api/v2/tickets.json", 403)
     with pytest.raises(Forbidden, match="no permission to create tickets for user"):
         await zendesk.create(hand_off(), "R1")
-
-
-async def test_a_429_storm_is_waited_out(
-    fake: FakeZendesk, zendesk: Zendesk, clock: FakeClock
-) -> None:
-    fake.fail_next("POST", "/api/v2/tickets.json", 429, times=3, headers={"Retry-After": "11"})
-    await zendesk.create(hand_off(), "R1")
-    assert len(fake.tickets) == 1 and clock.sleeps[:3] == [pytest.approx(11.25)] * 3
-
-
-async def test_an_outage_then_recovery(
-    fake: FakeZendesk, zendesk: Zendesk, clock: FakeClock
-) -> None:
-    fake.fail_next("GET", "/api/v2/users/search.json", 500, times=5)
-    for _ in range(2):
-        with pytest.raises(Unavailable):
-            await zendesk.requests_of("alex.morgan@example.com")
-    calls = len(fake.calls)
-    with pytest.raises(Unavailable, match="unavailable"):
-        await zendesk.requests_of("alex.morgan@example.com")
-    assert len(fake.calls) == calls
-    clock.advance(30)
-    assert await zendesk.requests_of("alex.morgan@example.com") == []
-
-
-async def test_a_timeout_after_the_ticket_was_created_leaves_one_ticket_and_one_note(
-    fake: FakeZendesk, zendesk: Zendesk
-) -> None:
-    fake.stall_after("POST", "/api/v2/tickets.json", 0.6)
-    ref = await zendesk.create(hand_off(), "REQ2000042")
-    assert list(fake.tickets) == [int(ref.id)]
-    assert len(fake.comments(ref.id, public=False)) == 1
-    again = await zendesk.create(hand_off(), "REQ2000042", retry=True)
-    assert again == ref and len(fake.tickets) == 1
-    assert len(fake.comments(ref.id, public=False)) == 1
 
 
 async def test_a_comment_that_timed_out_after_it_was_added_is_not_doubled(

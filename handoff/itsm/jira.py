@@ -20,11 +20,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from handoff.itsm.config import JiraConfig
 from handoff.itsm.errors import Forbidden, NotFound, Rejected
-from handoff.itsm.http import BasicCredentials, Client, gather_bounded, write_once
+from handoff.itsm.http import Auth, BasicCredentials, Client, gather_bounded, write_once
 from handoff.itsm.port import (
     AgentComment,
     Change,
@@ -46,6 +44,11 @@ PAGE = 50
 EXPERIMENTAL = {"X-ExperimentalApi": "opt-in"}  # the desk's customer list is still "experimental"
 KEY = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
 _PARALLEL = 4  # watched requests read at once while polling
+
+
+def credentials(config: JiraConfig, timing: Timing) -> Auth:
+    """Basic authentication with the account's e-mail and an API token."""
+    return BasicCredentials(config.email, config.api_token)
 
 
 def read_error(data: Any) -> str:
@@ -74,28 +77,11 @@ def _field(request: Mapping[str, Any], field_id: str) -> str:
 class Jira:
     name = "jira"
 
-    def __init__(
-        self,
-        config: JiraConfig,
-        *,
-        timing: Timing | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
+    def __init__(self, config: JiraConfig, client: Client) -> None:
         self.config = config
-        self.client = Client(
-            "Jira",
-            config.url,
-            BasicCredentials(config.email, config.api_token),
-            read_error=read_error,
-            policy=config.retry,
-            timing=timing,
-            session=session,
-        )
+        self.client = client
         self._me = ""
         self._accounts: dict[str, str] = {}  # e-mail -> accountId of a customer of the desk
-
-    async def close(self) -> None:
-        await self.client.close()
 
     # -- the port ----------------------------------------------------------------------------
 
@@ -197,21 +183,12 @@ class Jira:
             me = await self._myself()
             return f"{c.email} (account {me})"
 
-        async def desk() -> str:
-            response = await self.client.call(
-                "GET",
-                f"{API}/servicedesk/{c.service_desk_id}",
-                needs=f"agent access to service desk {c.service_desk_id}",
-            )
-            return str((response.data or {}).get("projectName") or "ok")
+        def named(path: str, needs: str, field: str) -> Probe:
+            async def run() -> str:
+                response = await self.client.call("GET", path, needs=needs)
+                return str((response.data or {}).get(field) or "ok")
 
-        async def request_type() -> str:
-            response = await self.client.call(
-                "GET",
-                f"{API}/servicedesk/{c.service_desk_id}/requesttype/{c.request_type_id}",
-                needs=f"access to request type {c.request_type_id}",
-            )
-            return str((response.data or {}).get("name") or "ok")
+            return Probe(needs, run)
 
         async def customers() -> str:
             await self.client.call(
@@ -237,10 +214,21 @@ class Jira:
 
         return [
             Probe(f"sign in as {c.email}", sign_in),
-            Probe(f"agent access to service desk {c.service_desk_id}", desk),
-            Probe(f"request type {c.request_type_id} on that desk", request_type),
+            named(
+                f"{API}/servicedesk/{c.service_desk_id}",
+                f"agent access to service desk {c.service_desk_id}",
+                "projectName",
+            ),
+            named(
+                f"{API}/servicedesk/{c.service_desk_id}/requesttype/{c.request_type_id}",
+                f"access to request type {c.request_type_id}",
+                "name",
+            ),
             Probe("customers of the desk", customers),
         ]
+
+    async def close(self) -> None:
+        await self.client.close()
 
     # -- customers ---------------------------------------------------------------------------
 

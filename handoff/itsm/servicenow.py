@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from handoff.itsm.config import ServiceNowConfig
 from handoff.itsm.errors import Rejected
 from handoff.itsm.http import Auth, BasicCredentials, Client, write_once
@@ -48,6 +46,13 @@ PAGE = 100
 CHUNK = 50  # sys_ids per IN query, keeping URLs short
 UTC_ZONES = {"UTC", "GMT", "Etc/UTC", "Etc/GMT"}
 _REF_FIELDS = "sys_id,number,caller_id"
+
+
+def credentials(config: ServiceNowConfig, timing: Timing) -> Auth:
+    """OAuth when a client id and secret are configured, else Basic."""
+    if config.oauth:
+        return ServiceNowOAuth(config, timing)
+    return BasicCredentials(config.user, config.password)
 
 
 def read_error(data: Any) -> str:
@@ -118,34 +123,11 @@ class _Cursor:
 class ServiceNow:
     name = "servicenow"
 
-    def __init__(
-        self,
-        config: ServiceNowConfig,
-        *,
-        timing: Timing | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
+    def __init__(self, config: ServiceNowConfig, client: Client) -> None:
         self.config = config
-        timing = timing or Timing()
-        auth: Auth = (
-            ServiceNowOAuth(config, timing)
-            if config.oauth
-            else BasicCredentials(config.user, config.password)
-        )
-        self.client = Client(
-            "ServiceNow",
-            config.url,
-            auth,
-            read_error=read_error,
-            policy=config.retry,
-            timing=timing,
-            session=session,
-        )
+        self.client = client
         self._callers: dict[str, tuple[float, Caller]] = {}
         self._names: dict[str, str] = {}
-
-    async def close(self) -> None:
-        await self.client.close()
 
     # -- the port ----------------------------------------------------------------------------
 
@@ -321,6 +303,9 @@ class ServiceNow:
             read("sys_journal_field", "element=comments"),
             read("sc_req_item"),
         ]
+
+    async def close(self) -> None:
+        await self.client.close()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -17,11 +17,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from handoff.itsm.config import ZendeskConfig
 from handoff.itsm.errors import NotFound, Rejected
-from handoff.itsm.http import BasicCredentials, Client, gather_bounded, write_once
+from handoff.itsm.http import Auth, BasicCredentials, Client, gather_bounded, write_once
 from handoff.itsm.port import (
     AgentComment,
     Change,
@@ -41,6 +39,11 @@ API = "/api/v2"
 MANY = 100  # tickets per show_many call
 PARALLEL = 4  # tickets whose comments are read at once
 AGENT_ROLES = {"agent", "admin"}
+
+
+def credentials(config: ZendeskConfig, timing: Timing) -> Auth:
+    """An API token: Basic authentication as `<e-mail>/token`."""
+    return BasicCredentials(f"{config.email}/token", config.api_token, config.email)
 
 
 def read_error(data: Any) -> str:
@@ -75,27 +78,10 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 class Zendesk:
     name = "zendesk"
 
-    def __init__(
-        self,
-        config: ZendeskConfig,
-        *,
-        timing: Timing | None = None,
-        session: aiohttp.ClientSession | None = None,
-    ) -> None:
+    def __init__(self, config: ZendeskConfig, client: Client) -> None:
         self.config = config
-        self.client = Client(
-            "Zendesk",
-            config.url,
-            BasicCredentials(f"{config.email}/token", config.api_token, config.email),
-            read_error=read_error,
-            policy=config.retry,
-            timing=timing,
-            session=session,
-        )
+        self.client = client
         self._me: dict[str, Any] = {}
-
-    async def close(self) -> None:
-        await self.client.close()
 
     # -- the port ----------------------------------------------------------------------------
 
@@ -255,6 +241,9 @@ class Zendesk:
             Probe("read access to users (requesters by e-mail)", users),
             Probe("read access to tickets", tickets),
         ]
+
+    async def close(self) -> None:
+        await self.client.close()
 
     # -- helpers -----------------------------------------------------------------------------
 
