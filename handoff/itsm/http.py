@@ -176,48 +176,16 @@ class Client:
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self.breaker.failed()
-                late = isinstance(exc, TimeoutError)
-                message = (
-                    f"{self.system} did not answer {what} within {self.policy.timeout:g} s"
-                    if late
-                    else f"{self.system} dropped the connection during {what}"
-                )
-                if not safe:
-                    raise Uncertain(self.system, message) from None
-                error = Unavailable(self.system, message)
+                error = self._lost(exc, what, safe)
             else:
-                status = response.status
-                if status < 300:
+                if response.status < 300:
                     self.breaker.succeeded()
                     return response
-                detail = self._detail(response)
-                if status == 401 and authenticated and not refreshed and self.auth.forget():
-                    refreshed = True
-                    continue
-                if status == 429:
-                    wait = retry_after(response.headers, self.timing.wall())
-                    error = RateLimited(
-                        self.system,
-                        f"{self.system} is limiting deskbot's requests"
-                        + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
-                        retry_after=wait,
-                    )
-                    if wait is not None:
-                        if wait > self.policy.longest_wait:
-                            raise error
-                        delay = wait + self.timing.random() * self.policy.base_delay
-                elif status >= 500:
-                    self.breaker.failed()
-                    message = f"{self.system} answered {status} to {what}{detail}"
-                    if not safe:
-                        raise Uncertain(self.system, message, status=status)
-                    error = Unavailable(self.system, message, status=status)
-                    wait = retry_after(response.headers, self.timing.wall())
-                    if wait is not None and wait <= self.policy.longest_wait:
-                        delay = max(delay, wait)
-                else:
-                    self.breaker.succeeded()  # it answered: the system is up
-                    raise self._refusal(status, what, needs, detail)
+                if response.status == 401 and authenticated and not refreshed:
+                    refreshed = self.auth.forget()
+                    if refreshed:
+                        continue  # a fresh token may be all it takes
+                error, delay = self._failed(response, what, needs, safe, delay)
             if self.breaker.state is BreakerState.OPEN:
                 break  # this failure opened the circuit: no point waiting to try again
             if attempt + 1 < self.policy.attempts:
@@ -231,6 +199,48 @@ class Client:
                 )
                 await self.timing.sleep(delay)
         raise error
+
+    def _lost(self, exc: BaseException, what: str, safe: bool) -> ItsmError:
+        """A timeout or dropped connection after the request was sent: a write may have been
+        applied, so it is `Uncertain` (raised); a read is simply tried again."""
+        if isinstance(exc, TimeoutError):
+            message = f"{self.system} did not answer {what} within {self.policy.timeout:g} s"
+        else:
+            message = f"{self.system} dropped the connection during {what}"
+        if not safe:
+            raise Uncertain(self.system, message) from None
+        return Unavailable(self.system, message)
+
+    def _failed(
+        self, response: Response, what: str, needs: str, safe: bool, delay: float
+    ) -> tuple[ItsmError, float]:
+        """The error of a non-2xx answer and how long to wait before trying again; raised
+        instead when trying again cannot help (a refusal, a write that may have been applied,
+        a rate limit longer than we wait in-line)."""
+        status, detail = response.status, self._detail(response)
+        wait = retry_after(response.headers, self.timing.wall())
+        if status == 429:
+            error = RateLimited(
+                self.system,
+                f"{self.system} is limiting deskbot's requests"
+                + (f" (retry after {wait:.0f} s)" if wait is not None else ""),
+                retry_after=wait,
+            )
+            if wait is None:
+                return error, delay
+            if wait > self.policy.longest_wait:
+                raise error
+            return error, wait + self.timing.random() * self.policy.base_delay
+        if status >= 500:
+            self.breaker.failed()
+            message = f"{self.system} answered {status} to {what}{detail}"
+            if not safe:
+                raise Uncertain(self.system, message, status=status)
+            if wait is not None and wait <= self.policy.longest_wait:
+                delay = max(delay, wait)
+            return Unavailable(self.system, message, status=status), delay
+        self.breaker.succeeded()  # it answered: the system is up
+        raise self._refusal(status, what, needs, detail)
 
     def _refusal(self, status: int, what: str, needs: str, detail: str) -> ItsmError:
         who = self.auth.who
