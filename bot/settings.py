@@ -7,12 +7,42 @@ Bot Framework settings keep their ecosystem names, our own carry the DESKBOT_ pr
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_KB_PATH = Path(__file__).parent / "demo" / "kb"
 DEMO_QUESTIONS_PATH = Path(__file__).parent / "demo" / "questions.jsonl"
+TICKET_SYSTEMS = ("builtin", "servicenow", "jira", "zendesk")
+# What each ticket system cannot work without, by the variable that supplies it.
+_REQUIRED = {
+    "servicenow": {
+        "DESKBOT_SERVICENOW_URL": "servicenow_url",
+        "DESKBOT_SERVICENOW_USER": "servicenow_user",
+        "DESKBOT_SERVICENOW_PASSWORD": "servicenow_password",
+    },
+    "jira": {
+        "DESKBOT_JIRA_URL": "jira_url",
+        "DESKBOT_JIRA_EMAIL": "jira_email",
+        "DESKBOT_JIRA_API_TOKEN": "jira_api_token",
+        "DESKBOT_JIRA_SERVICE_DESK_ID": "jira_service_desk_id",
+        "DESKBOT_JIRA_REQUEST_TYPE_ID": "jira_request_type_id",
+    },
+    "zendesk": {
+        "DESKBOT_ZENDESK_URL": "zendesk_url",
+        "DESKBOT_ZENDESK_EMAIL": "zendesk_email",
+        "DESKBOT_ZENDESK_API_TOKEN": "zendesk_api_token",
+    },
+}
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def _env(name: str) -> AliasChoices:
@@ -21,7 +51,11 @@ def _env(name: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # an error must not print the passwords and tokens it read
     )
 
     database_url: str = Field("sqlite:///deskbot.db", validation_alias=_env("DESKBOT_DATABASE_URL"))
@@ -62,6 +96,75 @@ class Settings(BaseSettings):
         None, validation_alias=_env("DESKBOT_TEAMS_AGENT_CHANNEL")
     )
 
+    # the ticket system: deskbot's own (default) or the desk's ITSM
+    tickets: str = Field("builtin", validation_alias=_env("DESKBOT_TICKETS"))
+    itsm_poll_seconds: float = Field(
+        30.0, gt=0, le=3600, validation_alias=_env("DESKBOT_ITSM_POLL_SECONDS")
+    )
+    servicenow_url: str = Field("", validation_alias=_env("DESKBOT_SERVICENOW_URL"))
+    servicenow_user: str = Field("", validation_alias=_env("DESKBOT_SERVICENOW_USER"))
+    servicenow_password: SecretStr | None = Field(
+        None, validation_alias=_env("DESKBOT_SERVICENOW_PASSWORD")
+    )
+    servicenow_client_id: str = Field("", validation_alias=_env("DESKBOT_SERVICENOW_CLIENT_ID"))
+    servicenow_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("DESKBOT_SERVICENOW_CLIENT_SECRET")
+    )
+    jira_url: str = Field("", validation_alias=_env("DESKBOT_JIRA_URL"))
+    jira_email: str = Field("", validation_alias=_env("DESKBOT_JIRA_EMAIL"))
+    jira_api_token: SecretStr | None = Field(None, validation_alias=_env("DESKBOT_JIRA_API_TOKEN"))
+    jira_service_desk_id: str = Field("", validation_alias=_env("DESKBOT_JIRA_SERVICE_DESK_ID"))
+    jira_request_type_id: str = Field("", validation_alias=_env("DESKBOT_JIRA_REQUEST_TYPE_ID"))
+    zendesk_url: str = Field("", validation_alias=_env("DESKBOT_ZENDESK_URL"))
+    zendesk_email: str = Field("", validation_alias=_env("DESKBOT_ZENDESK_EMAIL"))
+    zendesk_api_token: SecretStr | None = Field(
+        None, validation_alias=_env("DESKBOT_ZENDESK_API_TOKEN")
+    )
+
+    @field_validator("tickets")
+    @classmethod
+    def _known_ticket_system(cls, value: str) -> str:
+        name = value.strip().lower()
+        if name not in TICKET_SYSTEMS:
+            raise ValueError(
+                f"DESKBOT_TICKETS must be one of {', '.join(TICKET_SYSTEMS)} (got {value!r})"
+            )
+        return name
+
+    @field_validator("servicenow_url", "jira_url", "zendesk_url")
+    @classmethod
+    def _ticket_system_url(cls, value: str, info: ValidationInfo) -> str:
+        url = value.strip().rstrip("/")
+        if not url:
+            return url
+        name = f"DESKBOT_{(info.field_name or '').upper()}"
+        parts = urlsplit(url)
+        if parts.username or parts.password or parts.query:  # checked first: never echoed
+            raise ValueError(f"{name} must be the base URL alone, without credentials or a query")
+        local = parts.scheme == "http" and parts.hostname in _LOOPBACK
+        if not (parts.scheme == "https" or local) or not parts.hostname:
+            raise ValueError(f"{name} must be an https:// URL (got {url!r})")
+        return url
+
+    @model_validator(mode="after")
+    def _ticket_system_complete(self) -> Settings:
+        needed = _REQUIRED.get(self.tickets, {})
+        missing = [name for name, field in needed.items() if not _given(getattr(self, field))]
+        if missing:
+            raise ValueError(f"DESKBOT_TICKETS={self.tickets} needs {', '.join(missing)}")
+        if bool(self.servicenow_client_id) != _given(self.servicenow_client_secret):
+            raise ValueError(
+                "DESKBOT_SERVICENOW_CLIENT_ID and DESKBOT_SERVICENOW_CLIENT_SECRET go together "
+                "(OAuth); set both, or neither for Basic authentication"
+            )
+        for name, value in (
+            ("DESKBOT_JIRA_SERVICE_DESK_ID", self.jira_service_desk_id),
+            ("DESKBOT_JIRA_REQUEST_TYPE_ID", self.jira_request_type_id),
+        ):
+            if value and not value.isdigit():
+                raise ValueError(f"{name} must be a number, the id Jira shows (got {value!r})")
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -76,3 +179,9 @@ class Settings(BaseSettings):
     @property
     def teams_auth_enabled(self) -> bool:
         return bool(self.microsoft_app_id)
+
+
+def _given(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value().strip())
+    return bool(value and value.strip())

@@ -433,6 +433,21 @@ class TicketStore:
             )
             return [_event(r) for r in rows]
 
+    def events_since(self, after_id: int, ticket_ids: Sequence[int]) -> list[Event]:
+        """Events of these tickets with an id above `after_id`, in the order they happened."""
+        if not ticket_ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events_table)
+                .where(
+                    events_table.c.id > after_id,
+                    events_table.c.ticket_id.in_(list(ticket_ids)),
+                )
+                .order_by(events_table.c.id)
+            )
+            return [_event(r) for r in rows]
+
     def requests_of(self, requester: str) -> list[RequestView]:
         """The requester's tickets, as they may see them (no summary, notes or transcript)."""
         with self.engine.connect() as conn:
