@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retrieval.embedding import Backend
+
 DEMO_KB_PATH = Path(__file__).parent / "demo" / "kb"
 DEMO_QUESTIONS_PATH = Path(__file__).parent / "demo" / "questions.jsonl"
 TICKET_SYSTEMS = ("builtin", "servicenow", "jira", "zendesk")
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
         DEMO_QUESTIONS_PATH, validation_alias=_env("DESKBOT_QUESTIONS_PATH")
     )
     model_path: Path | None = Field(None, validation_alias=_env("DESKBOT_MODEL_PATH"))
+    # ONNX Runtime in fp32: torch's vectors (cosine > 0.99999) without loading torch; the int8
+    # variant lost 0.6 points of P@1 on StackFAQ-dev (docs/evaluation.md#encoder-backends).
+    encoder_backend: Backend = Field(Backend.ONNX, validation_alias=_env("DESKBOT_ENCODER_BACKEND"))
     target_precision: float = Field(
         0.975, gt=0.5, le=1.0, validation_alias=_env("DESKBOT_TARGET_PRECISION")
     )
@@ -171,6 +176,16 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("DESKBOT_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return value
+
+    @field_validator("encoder_backend", mode="before")
+    @classmethod
+    def _known_backend(cls, value: object) -> object:
+        choices = [b.value for b in Backend]
+        if isinstance(value, str) and value.strip().lower() not in choices:
+            raise ValueError(
+                f"DESKBOT_ENCODER_BACKEND must be one of {', '.join(choices)}, not {value!r}"
+            )
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def slack_enabled(self) -> bool:

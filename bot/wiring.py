@@ -57,7 +57,7 @@ def database(settings: Settings) -> Engine:
 
 
 def embedder(settings: Settings) -> SentenceEmbedder:
-    return SentenceEmbedder(settings.model_path)
+    return SentenceEmbedder(settings.model_path, backend=settings.encoder_backend)
 
 
 def default_calibration(settings: Settings) -> Calibration:

@@ -143,6 +143,10 @@ class HybridIndex:
         return len(self.articles)
 
     @property
+    def bm25(self) -> Bm25Index:
+        return self._bm25
+
+    @property
     def question_vectors(self) -> Vectors:
         return self._question
 

@@ -1,7 +1,9 @@
 """Persistence of articles, their passage vectors and the confidence calibration.
 
-Vectors are keyed by (content hash, model name): an unchanged article is never embedded
-again, across restarts and replicas, and a different model gets its own rows.
+Vectors are keyed by (content hash, encoder name), where the encoder name (`Embedder.name`)
+names the model and the backend that runs it: an unchanged article is never embedded again,
+across restarts and replicas, and a different model or backend gets its own rows (the ONNX
+int8 backend's vectors differ slightly from torch's, so the two are never mixed).
 """
 
 from __future__ import annotations

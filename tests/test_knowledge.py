@@ -5,16 +5,18 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
 from retrieval.articles import Article, Status
 from retrieval.confidence import Calibration
-from retrieval.embedding import HashEmbedder, Vectors
+from retrieval.embedding import Backend, HashEmbedder, SentenceEmbedder, Vectors
 from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
 from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
+from retrieval.text import passages
 
 DATA = Path(__file__).parent / "data"
 TODAY = date(2026, 11, 23)
@@ -31,6 +33,23 @@ class CountingEmbedder(HashEmbedder):
     def encode(self, texts: Sequence[str]) -> Vectors:
         self.texts.extend(texts)
         return super().encode(texts)
+
+
+class BackendEmbedder(CountingEmbedder):
+    """Named as the real model on `backend` is, with vectors of its own (rotated per backend),
+    so that a vector stored under the wrong backend would be seen."""
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__()
+        self._name = SentenceEmbedder(Path("/models/all-MiniLM-L6-v2"), backend=backend).name
+        self._shift = list(Backend).index(backend)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        return np.roll(super().encode(texts), self._shift, axis=1)
 
 
 def make_kb(engine: Engine, embedder: HashEmbedder | None = None) -> KnowledgeBase:
@@ -129,6 +148,33 @@ def test_restart_reuses_stored_vectors(engine: Engine) -> None:
     assert stats.embedded == 0 and stats.reused == 4  # stale articles stay indexed, masked
     assert embedder.texts == []
     assert restarted.search("add the office printer").top.id == "printer"  # type: ignore[union-attr]
+
+
+def test_backends_key_their_own_vectors() -> None:
+    names = {b: SentenceEmbedder(Path("/models/all-MiniLM-L6-v2"), backend=b).name for b in Backend}
+    assert names[Backend.TORCH] == "st:all-MiniLM-L6-v2"  # vectors stored before stay valid
+    assert len(set(names.values())) == len(Backend)
+
+
+def test_switching_backend_embeds_once_and_never_mixes_vectors(engine: Engine) -> None:
+    articles = small()
+    torch_, onnx_ = BackendEmbedder(Backend.TORCH), BackendEmbedder(Backend.ONNX_INT8)
+    make_kb(engine, torch_).import_articles(articles)
+    switched = make_kb(engine, onnx_).load()
+    assert switched.embedded == switched.articles > 0 and len(onnx_.texts) == len(torch_.texts)
+
+    for backend in (Backend.ONNX_INT8, Backend.TORCH):  # each way back: nothing re-embedded
+        again = BackendEmbedder(backend)
+        assert make_kb(engine, again).load().embedded == 0 and again.texts == []
+
+    store = KnowledgeStore(engine)
+    indexed = [a for a in articles if a.status is Status.VALIDATED]
+    for embedder in (torch_, onnx_):
+        stored = store.load_vectors([a.content_hash for a in indexed], embedder.name)
+        assert set(stored) == {a.content_hash for a in indexed}
+        for article in indexed:
+            expected = embedder.encode([p.text for p in passages(article)])
+            np.testing.assert_array_equal(stored[article.content_hash].vectors, expected)
 
 
 def test_other_process_edit_is_picked_up(engine: Engine) -> None:
