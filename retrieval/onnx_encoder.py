@@ -11,10 +11,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 Vectors = npt.NDArray[np.float32]
 
@@ -104,24 +107,31 @@ def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64], mode: str
     return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
 
 
+def tokenizer(model: SentenceModel) -> Tokenizer:
+    """The model's tokenizer, truncating and padding as sentence-transformers does."""
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_file(str(model.folder / "tokenizer.json"))
+    loaded.enable_truncation(max_length=model.max_seq_length)
+    pad = _json(model.folder / "tokenizer_config.json", default={}).get("pad_token", "[PAD]")
+    pad_token = pad if isinstance(pad, str) else str(pad.get("content", "[PAD]"))
+    pad_id = loaded.token_to_id(pad_token)
+    if pad_id is None:
+        raise ModelFolderError(f"{model.folder}: the tokenizer has no {pad_token} token")
+    # Pad to the longest text of each batch (the file may ask for a fixed length).
+    loaded.enable_padding(pad_id=pad_id, pad_token=pad_token)
+    return loaded
+
+
 class OnnxEncoder:
     """Encodes with an exported model; built once per process (loading takes about a second)."""
 
     def __init__(self, model: SentenceModel, onnx_path: Path, batch_size: int = 32) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         self._model = model
         self._batch_size = batch_size
-        self._tokenizer = Tokenizer.from_file(str(model.folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(max_length=model.max_seq_length)
-        pad = _json(model.folder / "tokenizer_config.json", default={}).get("pad_token", "[PAD]")
-        pad_token = pad if isinstance(pad, str) else str(pad.get("content", "[PAD]"))
-        pad_id = self._tokenizer.token_to_id(pad_token)
-        if pad_id is None:
-            raise ModelFolderError(f"{model.folder}: the tokenizer has no {pad_token} token")
-        # Pad to the longest text of each batch (the file may ask for a fixed length).
-        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self._tokenizer = tokenizer(model)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(

@@ -25,7 +25,7 @@ from typing import Any
 from filelock import FileLock
 from platformdirs import user_cache_dir
 
-from retrieval.onnx_encoder import SentenceModel
+from retrieval.onnx_encoder import SentenceModel, tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,9 @@ def export(model: SentenceModel, out: Path) -> None:
         str(model.folder), local_files_only=True, attn_implementation="eager"
     ).eval()
     # A padded batch, so the traced graph keeps the attention mask's path.
-    ids = torch.tensor([[101, 2000, 2001, 102], [101, 2000, 102, 0]], dtype=torch.long)
-    mask = (ids != 0).long()
+    sample = tokenizer(model).encode_batch(["how do I connect to the VPN from home", "VPN"])
+    ids = torch.tensor([e.ids for e in sample], dtype=torch.long)
+    mask = torch.tensor([e.attention_mask for e in sample], dtype=torch.long)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "token_states"]}
     with tempfile.TemporaryDirectory(prefix="deskbot-export-") as work:
