@@ -126,11 +126,13 @@ class Poller:
             return int(ended)
         return 0
 
-    async def run(self) -> None:
-        """Poll forever: every `every` seconds (with a little jitter, so replicas spread
-        out), and soon after a push."""
+    async def run(self, rounds: int | None = None) -> None:
+        """Poll every `every` seconds (with a little jitter, so replicas spread out), and soon
+        after a push: forever, or `rounds` times."""
         self._wake = asyncio.Event()
-        while True:
+        done = 0
+        while rounds is None or done < rounds:
+            done += 1
             pushed, self._pushed = self._pushed, False
             self._wake.clear()
             try:
@@ -141,6 +143,8 @@ class Poller:
                 log.warning("polling %s took longer than %g s", self.origin, DEADLINE)
             except Exception as exc:  # the database may be briefly unavailable
                 log_failure(log, f"polling {self.origin}", exc)
+            if rounds is not None and done >= rounds:
+                return
             wait = self.every * (0.9 + 0.2 * self._random())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)

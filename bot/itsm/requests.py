@@ -83,7 +83,7 @@ class ItsmRequests:
             found = self._run(self.system.requests_of(requester, LIMIT))
         except NoAnswer:
             return [view(t) for t in mine]
-        waiting = [view(t) for t in mine if t.open and not t.external_id]
+        waiting = [view(t) for t in mine if t.pending and t.open]
         return waiting + found
 
     def request(self, requester: str, number: str) -> RequestView | None:
