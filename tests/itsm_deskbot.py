@@ -10,6 +10,7 @@ waits all read, so retries and outages take no real time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,11 @@ from typing import Any
 
 import aiohttp
 
+from bot.itsm import connection
+from bot.itsm.connection import ticket_system
 from bot.settings import DEMO_KB_PATH, Settings
 from bot.wiring import Itsm, Runtime, build, prepare_knowledge
 from handoff.itsm.port import TicketRef
-from handoff.itsm.systems import connect
 from handoff.tickets import Ticket
 from retrieval.embedding import HashEmbedder
 from tests import jira_fake, servicenow_fake, zendesk_fake
@@ -29,6 +31,8 @@ from tests.itsm_fake import FakeClock, FakeSystem, serving
 from tests.support import listening
 from tests.test_console_support import Server, shared_router
 
+# The server's policy, with the short timeouts that keep "a timeout after a write" quick.
+POLICY = dataclasses.replace(connection.POLICY, timeout=0.3)
 IDENTITY_HEADER = "X-Forwarded-Email"
 ALEX = "alex.morgan@example.com"
 SAM = "sam.taylor@example.com"
@@ -220,7 +224,7 @@ async def serve_itsm(name: str, database_url: str, **extra: Any) -> AsyncIterato
             **extra,
         }
         settings = Settings(**values)
-        system = connect(case.config(fake), timing=clock.fake.timing())
+        system = ticket_system(settings, timing=clock.fake.timing(), policy=POLICY)
         runtime = build(
             settings, embedder=HashEmbedder(), background=False, system=system, clock=clock
         )

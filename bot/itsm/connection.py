@@ -7,17 +7,22 @@ from pydantic import SecretStr
 from bot.settings import Settings
 from handoff.itsm.config import JiraConfig, ServiceNowConfig, ZendeskConfig
 from handoff.itsm.port import TicketSystem
-from handoff.itsm.resilience import Timing
+from handoff.itsm.resilience import RetryPolicy, Timing
 from handoff.itsm.systems import SystemConfig, connect
 
 LABELS = {"builtin": "deskbot", "servicenow": "ServiceNow", "jira": "Jira", "zendesk": "Zendesk"}
+# The server never waits out a rate limit in-line: the outbox delivers one message at a time,
+# so a write that is limited is put off for the time the system asked (`RetryLater`) and the
+# dispatcher moves on; a limited poll waits for the next one, a limited status question shows
+# deskbot's own records. Other failures are still retried in-line, briefly.
+POLICY = RetryPolicy(longest_wait=0.0)
 
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-def system_config(settings: Settings) -> SystemConfig | None:
+def system_config(settings: Settings, policy: RetryPolicy = POLICY) -> SystemConfig | None:
     """The configuration of the desk's ITSM, or None for deskbot's own tickets."""
     s = settings
     if s.tickets == "servicenow":
@@ -27,6 +32,7 @@ def system_config(settings: Settings) -> SystemConfig | None:
             _secret(s.servicenow_password),
             client_id=s.servicenow_client_id,
             client_secret=_secret(s.servicenow_client_secret),
+            retry=policy,
         )
     if s.tickets == "jira":
         return JiraConfig(
@@ -35,16 +41,21 @@ def system_config(settings: Settings) -> SystemConfig | None:
             _secret(s.jira_api_token),
             s.jira_service_desk_id,
             s.jira_request_type_id,
+            retry=policy,
         )
     if s.tickets == "zendesk":
-        return ZendeskConfig(s.zendesk_url, s.zendesk_email, _secret(s.zendesk_api_token))
+        return ZendeskConfig(
+            s.zendesk_url, s.zendesk_email, _secret(s.zendesk_api_token), retry=policy
+        )
     return None
 
 
-def ticket_system(settings: Settings, *, timing: Timing | None = None) -> TicketSystem | None:
+def ticket_system(
+    settings: Settings, *, timing: Timing | None = None, policy: RetryPolicy = POLICY
+) -> TicketSystem | None:
     """The desk's ITSM, connected (nothing is sent before the first call); None when deskbot
     keeps the tickets itself."""
-    config = system_config(settings)
+    config = system_config(settings, policy)
     return connect(config, timing=timing) if config is not None else None
 
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # The outbox's own schedule for a system that is down: 2 s doubling to 5 minutes, full jitter.
 LATER = RetryPolicy(base_delay=2.0, max_delay=300.0)
 REFUSED_WAIT = 300.0  # a refusal needs a person to fix something: ask again this often
+RATE_JITTER = 0.5  # seconds at most added to a Retry-After, so replicas do not come back at once
 DEADLINE = 30.0  # one delivery at most, however the client retries, so the outbox moves on
 
 
@@ -152,7 +153,7 @@ class ItsmDesk:
         refused = isinstance(exc, ItsmError) and not exc.retryable
         (log.error if refused else log.warning)("%s waits: %s", what, why(exc))
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            delay = exc.retry_after + self._random() * LATER.base_delay
+            delay = exc.retry_after + self._random() * RATE_JITTER
         elif refused:
             delay = REFUSED_WAIT
         else:

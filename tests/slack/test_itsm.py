@@ -6,6 +6,7 @@ and requested items."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from bot.dialogue import wording
 from handoff.itsm.systems import connect
 from tests.itsm_cases import CASES
-from tests.itsm_deskbot import ALEX, Clock, system_settings
+from tests.itsm_deskbot import ALEX, POLICY, Clock, system_settings
 from tests.itsm_fake import serving
 from tests.servicenow_fake import FakeServiceNow
 from tests.slack_fake import World, copy_database, dm, slack_world, texts
@@ -43,7 +44,8 @@ async def desk(demo_template: Path, tmp_path: Path) -> AsyncIterator[Desk]:
     async with serving(FakeServiceNow()) as fake:
         case.setup(fake)
         clock = Clock()
-        system = connect(case.config(fake), timing=clock.fake.timing())
+        config = dataclasses.replace(case.config(fake), retry=POLICY)
+        system = connect(config, timing=clock.fake.timing())
         async with slack_world(
             copy_database(demo_template, tmp_path),
             build_options={"system": system, "clock": clock},
