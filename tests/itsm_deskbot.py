@@ -28,7 +28,7 @@ from retrieval.embedding import HashEmbedder
 from tests import jira_fake, servicenow_fake, zendesk_fake
 from tests.itsm_cases import CASES, Case
 from tests.itsm_fake import FakeClock, FakeSystem, serving
-from tests.support import listening
+from tests.support import deliver_all, listening
 from tests.test_console_support import Server, shared_router
 
 # The server's policy, with the short timeouts that keep "a timeout after a write" quick.
@@ -161,10 +161,7 @@ class Desk:
 
     async def deliver(self) -> int:
         """Deliver everything due in the outbox; how many were sent."""
-        total = 0
-        while sent := await self.services.outbox.deliver_due():
-            total += sent
-        return total
+        return await deliver_all(self.services.outbox)
 
     async def poll(self) -> int:
         """The next scheduled poll (the interval passes first)."""
