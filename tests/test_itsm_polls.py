@@ -8,9 +8,11 @@ import asyncio
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
 from sqlalchemy import Engine
 
 from handoff.itsm.polls import PollStore
@@ -102,6 +104,49 @@ async def test_a_signed_push_makes_deskbot_poll_before_the_interval(demo_url: st
             assert texts(await alex.news())[-1] == "On my way to your desk."
         finally:
             await alex.close()
+
+
+def jira_headers(body: bytes, secret: str) -> dict[str, str]:
+    return {
+        "X-Hub-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    }
+
+
+def zendesk_headers(body: bytes, secret: str) -> dict[str, str]:
+    stamp = "2026-11-24T09:00:00Z"
+    mac = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
+    return {
+        "X-Zendesk-Webhook-Signature": base64.b64encode(mac).decode(),
+        "X-Zendesk-Webhook-Signature-Timestamp": stamp,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "path", "sign"),
+    [
+        ("jira", "DESKBOT_JIRA_WEBHOOK_SECRET", "/itsm/jira/webhook", jira_headers),
+        ("zendesk", "DESKBOT_ZENDESK_WEBHOOK_SECRET", "/itsm/zendesk/webhook", zendesk_headers),
+    ],
+)
+async def test_webhooks_are_checked_by_their_systems_signature(
+    name: str,
+    setting: str,
+    path: str,
+    sign: Callable[[bytes, str], dict[str, str]],
+    demo_url: str,
+) -> None:
+    secret = "hook-Secret-3"
+    body = b'{"issue": {"key": "IT-1"}}'
+    async with (
+        serve_itsm(name, demo_url, **{setting: secret}) as desk,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.post(desk.base + path, data=body, headers=sign(body, "guess")) as r:
+            assert r.status == 401
+        async with http.post(desk.base + path, data=body + b" ", headers=sign(body, secret)) as r:
+            assert r.status == 401  # signed, but not this body
+        async with http.post(desk.base + path, data=body, headers=sign(body, secret)) as r:
+            assert r.status == 204
 
 
 async def test_without_a_secret_there_is_no_push_endpoint(demo_url: str) -> None:
