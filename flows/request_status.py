@@ -43,7 +43,7 @@ def request_status(state: FlowState, turn: UserTurn, route: Route, requests: Req
     if not turn.requester:
         return reply(StatusNoIdentity())
     mine = sorted(requests.requests_of(turn.requester), key=lambda r: r.updated_at, reverse=True)
-    numbers = [f"{p.upper()}{d}" if p else key or zd for p, d, key, zd in NUMBER.findall(turn.text)]
+    numbers = numbers_in(turn.text)
     if numbers:
         by_number = {_key(r.number): r for r in mine}
         looked = {n: by_number.get(_key(n)) or requests.request(turn.requester, n) for n in numbers}
@@ -61,6 +61,11 @@ def request_status(state: FlowState, turn: UserTurn, route: Route, requests: Req
     if not open_:
         return reply(StatusNoneOpen(tuple(mine[:SHOWN])))
     return reply(StatusList(tuple(open_[:SHOWN])))
+
+
+def numbers_in(text: str) -> list[str]:
+    """The request numbers in a message, written as their systems write them."""
+    return [f"{p.upper()}{d}" if p else key or zd for p, d, key, zd in NUMBER.findall(text)]
 
 
 def _key(number: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.dialogue import wording
+from flows.request_status import numbers_in
 from tests.itsm_deskbot import ALEX, SAM, serve_itsm, texts
 
 
@@ -100,3 +101,16 @@ async def test_a_request_raised_while_the_system_is_down_shows_in_the_status(
         finally:
             await alex.close()
             await later.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("status of REQ2000001 and req 2000002?", ["REQ2000001", "REQ2000002"]),
+        ("what about inc0010001, RITM0010001", ["INC0010001", "RITM0010001"]),
+        ("where is IT-42 and #123", ["IT-42", "#123"]),
+        ("my wi-fi ticket from windows-11, error 809, INC00100012, x#12, IT-42a", []),
+    ],
+)
+def test_the_status_flow_reads_each_systems_numbers(text: str, numbers: list[str]) -> None:
+    assert numbers_in(text) == numbers
