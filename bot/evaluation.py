@@ -45,6 +45,9 @@ class NoRequests:
     def requests_of(self, requester: str) -> list[RequestView]:
         return []
 
+    def request(self, requester: str, number: str) -> RequestView | None:
+        return None
+
 
 @dataclass
 class Report:

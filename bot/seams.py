@@ -2,7 +2,7 @@
 
 A **Channel** is where employees talk to deskbot (Slack, Teams, the web chat); a **Desk** is
 where agents receive hand-offs and answer them (the Slack agents' channel, the Teams agents'
-channel, the console; ticket systems next). The composition root (bot.wiring) builds both from
+channel, the console, the desk's ITSM). The composition root (bot.wiring) builds both from
 Settings, mounts the channels and registers the desks and the outbox senders. Neither ever
 changes `Services`: a new channel or desk is a class that satisfies its Protocol, and one
 registration in the composition root.
@@ -81,7 +81,8 @@ class Desk(Protocol):
         ...
 
     async def deliver(self, event: DeskEvent, ticket_id: int, payload: Mapping[str, Any]) -> None:
-        """One ticket event; `payload` carries the event's details (see `DeskEvent`)."""
+        """One ticket event; `payload` carries the event's details (see `DeskEvent`) and
+        `attempt`, 1 on the first delivery (a later one may follow a write that was made)."""
         ...
 
 
@@ -116,6 +117,7 @@ def desk_sender(desk: Desk) -> Sender:
         except ValueError:
             log.warning("%s desk: nothing to do for an unknown event", desk.origin)
             return
-        await desk.deliver(event, int(message.target["ticket_id"]), message.payload)
+        payload = {**message.payload, "attempt": message.attempts}
+        await desk.deliver(event, int(message.target["ticket_id"]), payload)
 
     return send

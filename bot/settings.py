@@ -125,6 +125,17 @@ class Settings(BaseSettings):
     zendesk_api_token: SecretStr | None = Field(
         None, validation_alias=_env("DESKBOT_ZENDESK_API_TOKEN")
     )
+    # Shared secrets of the optional push endpoints: each is mounted only when its secret is set
+    # (a verified push makes deskbot poll at once; polling stays the fallback).
+    servicenow_push_secret: SecretStr | None = Field(
+        None, validation_alias=_env("DESKBOT_SERVICENOW_PUSH_SECRET")
+    )
+    jira_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("DESKBOT_JIRA_WEBHOOK_SECRET")
+    )
+    zendesk_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("DESKBOT_ZENDESK_WEBHOOK_SECRET")
+    )
 
     @field_validator("tickets")
     @classmethod

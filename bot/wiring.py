@@ -5,10 +5,14 @@ configured channel and desk (`bot.seams`) with the server and the outbox. Nothin
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import secrets
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,13 +31,21 @@ from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.spool import drain
 from bot.dialogue.turns import Turns
+from bot.itsm.connection import push_secret, ticket_system
+from bot.itsm.desk import ItsmDesk
+from bot.itsm.poller import Poller
+from bot.itsm.push import PushEndpoint
+from bot.itsm.requests import ItsmRequests, TicketRequests
 from bot.seams import Channel, Desk, desk_sender, destination
 from bot.server import create_app, outbox_dispatcher
 from bot.settings import Settings
 from flows.policy import Policy
 from flows.router import Router
+from flows.types import Requests
+from handoff.itsm.polls import PollStore
+from handoff.itsm.port import TicketSystem
 from handoff.outbox import Outbox, Sender
-from handoff.tickets import RequestView, TicketStore
+from handoff.tickets import TicketStore
 from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, SentenceEmbedder
 from retrieval.gaps import GapStore
@@ -86,16 +98,6 @@ def knowledge_base(
     )
 
 
-class TicketRequests:
-    """The request-status flow's view of the ticket store."""
-
-    def __init__(self, tickets: TicketStore) -> None:
-        self._tickets = tickets
-
-    def requests_of(self, requester: str) -> list[RequestView]:
-        return self._tickets.requests_of(requester)
-
-
 def single_threaded_blas() -> None:
     """A turn's linear algebra is matrix-vector work on a few thousand rows at most: BLAS
     threads only spin, taking the cores that the encoder (its own thread pool) and the other
@@ -107,21 +109,25 @@ def services(
     settings: Settings,
     engine: Engine,
     embedder_: Embedder | None = None,
+    *,
+    requests: Requests | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Services:
-    """Everything the dialogue core needs, on one database."""
+    """Everything the dialogue core needs, on one database. `requests` is what the status
+    flow reads (deskbot's own tickets unless given); `clock` is the outbox's."""
     single_threaded_blas()
     emb = embedder_ or embedder(settings)
     kb = knowledge_base(settings, engine, emb)
     tickets = TicketStore(engine)
     router = Router.from_file(emb)
-    policy = Policy(router, kb, TicketRequests(tickets))
+    policy = Policy(router, kb, requests or TicketRequests(tickets))
     return Services(
         knowledge=kb,
         policy=policy,
         conversations=ConversationStore(engine),
         tickets=tickets,
         gaps=GapStore(engine),
-        outbox=Outbox(engine),
+        outbox=Outbox(engine, clock),
         encoder=BatchingEncoder(emb),
         spool_file=settings.spool_file,
     )
@@ -138,12 +144,23 @@ def warm_up(s: Services) -> None:
 
 
 @dataclass
+class Itsm:
+    """The desk's ITSM and what works with it (`DESKBOT_TICKETS` other than builtin)."""
+
+    system: TicketSystem
+    desk: ItsmDesk
+    poller: Poller
+    requests: ItsmRequests
+
+
+@dataclass
 class Runtime:
     settings: Settings
     services: Services
     turns: Turns
     relay: Relay
     app: web.Application
+    itsm: Itsm | None = None
 
 
 def build(
@@ -153,16 +170,22 @@ def build(
     host: str = "127.0.0.1",
     embedder: Embedder | None = None,
     background: bool = True,
+    system: TicketSystem | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """The whole server, with every configured channel and desk registered. Tests pass a fake
-    `embedder`, and `background=False` to run the outbox by hand
-    (`await services.outbox.deliver_due()`)."""
+    `embedder`, `background=False` to run the outbox and the ITSM poller by hand
+    (`await services.outbox.deliver_due()`, `await runtime.itsm.poller.poll()`), a ticket
+    `system` connected with their own timing instead of the one the settings name, and the
+    `clock` of the outbox and the poll lease."""
     # imported here, so the commands that never serve do not load the Slack and Teams SDKs
     from bot.channels.slack import channel as slack_channel
     from bot.channels.teams import channel as teams_channel
 
     engine = database(settings)
-    s = services(settings, engine, embedder)
+    system = system or ticket_system(settings)
+    requests = ItsmRequests(system, TicketStore(engine)) if system is not None else None
+    s = services(settings, engine, embedder, requests=requests, clock=clock)
     turns, relay = Turns(s), Relay(s)
     runtime = Runtime(settings, s, turns, relay, create_app(s))
     secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
@@ -182,6 +205,8 @@ def build(
     if teams is not None:
         add_teams(runtime, teams)
     add_console(runtime, host)
+    if system is not None and requests is not None:
+        add_itsm(runtime, system, requests, background=background, clock=clock)
     if background:
         runtime.app.cleanup_ctx.append(outbox_dispatcher)
     return runtime
@@ -220,6 +245,56 @@ def add_console(runtime: Runtime, host: str) -> None:
     if mount is not None:
         mount(runtime.app)
     add_desk(runtime.services, ConsoleDesk())
+
+
+def add_itsm(
+    runtime: Runtime,
+    system: TicketSystem,
+    requests: ItsmRequests,
+    *,
+    background: bool = True,
+    clock: Callable[[], datetime] | None = None,
+) -> None:
+    """Register the desk's ITSM: the desk that writes hand-offs there, the poller that relays
+    what agents write there (started with the server when `background`), its push endpoint
+    when a secret is configured, and the status flow's connection to the server's loop."""
+    s = runtime.services
+    desk = ItsmDesk(system, runtime.relay, s.tickets)
+    add_desk(s, desk)
+    polls = PollStore(s.tickets.engine, clock)
+    every = runtime.settings.itsm_poll_seconds
+    poller = Poller(system, runtime.relay, s.tickets, polls, every=every)
+    itsm = runtime.itsm = Itsm(system, desk, poller, requests)
+    secret = push_secret(runtime.settings)
+    if secret:
+        PushEndpoint(system.name, secret, poller.wake).mount(runtime.app)
+    runtime.app.cleanup_ctx.append(functools.partial(_itsm_running, itsm, background))
+
+
+async def _itsm_running(itsm: Itsm, background: bool, app: web.Application) -> AsyncIterator[None]:
+    """While the server runs: status lookups on its loop, and the poller (`app.cleanup_ctx`;
+    appended before the outbox dispatcher, so the system closes after the dispatcher stops)."""
+    async with itsm_attached(itsm):
+        task = asyncio.create_task(itsm.poller.run()) if background else None
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+@contextlib.asynccontextmanager
+async def itsm_attached(itsm: Itsm | None) -> AsyncIterator[None]:
+    """The status flow reaches the ITSM on the running loop; the connection is closed after."""
+    if itsm is None:
+        yield
+        return
+    itsm.requests.attach(asyncio.get_running_loop())
+    try:
+        yield
+    finally:
+        itsm.requests.attach(None)
+        await itsm.system.close()
 
 
 def prepare_knowledge(settings: Settings, services: Services, *, import_path: bool) -> None:

@@ -23,7 +23,11 @@ from flows.types import Decided, FlowState, Outcome, Requests, UserTurn
 from handoff.tickets import RequestView
 from retrieval.text import tokenize
 
-NUMBER = re.compile(r"\breq ?(\d{7})\b", re.IGNORECASE)
+# deskbot's REQ2000001 and ServiceNow's INC0010001 and RITM0010001 (any case, a space allowed),
+# a Jira key as Jira writes it (IT-42), a Zendesk ticket as #123.
+NUMBER = re.compile(
+    r"(?<![\w#-])(?:(?i:(req|inc|ritm) ?(\d{7}))|([A-Z][A-Z0-9_]+-\d+)|(#\d+))(?![\w-])"
+)
 OPEN_STATES = {"new", "open", "in_progress", "waiting", "on_hold", "pending", "claimed"}
 SHOWN = 5
 
@@ -39,11 +43,12 @@ def request_status(state: FlowState, turn: UserTurn, route: Route, requests: Req
     if not turn.requester:
         return reply(StatusNoIdentity())
     mine = sorted(requests.requests_of(turn.requester), key=lambda r: r.updated_at, reverse=True)
-    numbers = [f"REQ{m}" for m in NUMBER.findall(turn.text)]
+    numbers = numbers_in(turn.text)
     if numbers:
-        by_number = {r.number.upper(): r for r in mine}
-        found = [by_number[n] for n in numbers if n in by_number]
-        missing = [n for n in numbers if n not in by_number]
+        by_number = {_key(r.number): r for r in mine}
+        looked = {n: by_number.get(_key(n)) or requests.request(turn.requester, n) for n in numbers}
+        found = [r for r in looked.values() if r is not None]
+        missing = [n for n, r in looked.items() if r is None]
         if not found:
             return reply(StatusNotFound(tuple(missing)))
         return reply(StatusList(tuple(found), tuple(missing)))
@@ -56,6 +61,15 @@ def request_status(state: FlowState, turn: UserTurn, route: Route, requests: Req
     if not open_:
         return reply(StatusNoneOpen(tuple(mine[:SHOWN])))
     return reply(StatusList(tuple(open_[:SHOWN])))
+
+
+def numbers_in(text: str) -> list[str]:
+    """The request numbers in a message, written as their systems write them."""
+    return [f"{p.upper()}{d}" if p else key or zd for p, d, key, zd in NUMBER.findall(text)]
+
+
+def _key(number: str) -> str:
+    return number.upper().lstrip("#")
 
 
 _GENERIC = set(

@@ -121,4 +121,10 @@ class Knowledge(Protocol):
 
 
 class Requests(Protocol):
+    """The requests the status flow may show: only those whose requester is `requester`."""
+
     def requests_of(self, requester: str) -> Sequence[RequestView]: ...
+
+    def request(self, requester: str, number: str) -> RequestView | None:
+        """One by number, None unless `requester` raised it (someone else's = missing)."""
+        ...

@@ -80,6 +80,19 @@ class OutboxMessage:
 Sender = Callable[[OutboxMessage], Awaitable[None]]
 
 
+class RetryLater(Exception):
+    """A sender's answer when the destination asked it to wait (a rate limit's Retry-After)
+    or is down for a while (a circuit breaker is open): the message is tried again after
+    `seconds`, and the attempt does not count towards MAX_ATTEMPTS, so a ticket system that is
+    down for an hour still gets its hand-offs when it is back. `reason` is what is stored and
+    logged (never user text)."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = max(0.0, seconds)
+        self.reason = reason
+
+
 class Outbox:
     def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
@@ -172,10 +185,18 @@ class Outbox:
                     )
         return claimed
 
-    def _finish(self, message: OutboxMessage, error: str | None) -> None:
+    def _finish(
+        self, message: OutboxMessage, error: str | None, later: float | None = None
+    ) -> None:
         now = self._clock()
         if error is None:
             values: dict[str, Any] = {"status": OutboxStatus.SENT.value, "last_error": None}
+        elif later is not None:  # RetryLater: the sender says when
+            values = {
+                "status": OutboxStatus.PENDING.value,
+                "last_error": error,
+                "next_attempt_at": now + timedelta(seconds=later),
+            }
         elif message.attempts >= MAX_ATTEMPTS:
             values = {"status": OutboxStatus.FAILED.value, "last_error": error}
         else:
@@ -195,6 +216,8 @@ class Outbox:
         for message in messages:
             try:
                 await self._senders[message.destination](message)
+            except RetryLater as later:
+                await asyncio.to_thread(self._finish, message, later.reason, later.seconds)
             except Exception as exc:  # a channel failing must not stop the others
                 log.warning(
                     "outbox delivery %s to %s failed: %s",

@@ -84,9 +84,17 @@ tickets_table = Table(
     Column("resolved_by", String(200), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("resolution", Text, nullable=True),
+    # where the ticket lives in the desk's ITSM (None with the built-in system); the system's
+    # name alone, without an id, marks a ticket whose creation there is still pending
+    Column("external_system", String(32), nullable=True),
+    Column("external_id", String(128), nullable=True),
+    Column("external_number", String(64), nullable=True),
+    Column("external_url", Text, nullable=True),
+    Column("external_requester", String(128), nullable=True),
     Index("ix_handoff_tickets_requester", "requester"),
     Index("ix_handoff_tickets_status", "status"),
     Index("ix_handoff_tickets_conversation", "conversation_id"),
+    Index("ix_handoff_tickets_external", "external_system", "status"),
 )
 
 events_table = Table(
@@ -98,7 +106,11 @@ events_table = Table(
     Column("kind", String(32), nullable=False),
     Column("actor", String(200), nullable=True),
     Column("body", Text, nullable=False),
+    # the ticket system's id for what caused the event (an agent's comment in the ITSM): at
+    # most one event per id and ticket, so a comment read twice is relayed once
+    Column("source_id", String(200), nullable=True),
     Index("ix_handoff_events_ticket", "ticket_id"),
+    Index("ux_handoff_events_source", "ticket_id", "source_id", unique=True),
 )
 
 
@@ -158,10 +170,25 @@ class Ticket:
     resolved_by: str | None
     resolved_at: datetime | None
     resolution: str | None
+    external_system: str | None = None  # see tickets_table
+    external_id: str | None = None
+    external_number: str | None = None
+    external_url: str | None = None
+    external_requester: str | None = None
 
     @property
     def open(self) -> bool:
         return self.status in OPEN
+
+    @property
+    def public_number(self) -> str:
+        """The number the employee and the desk know it by: the ITSM's once it is there."""
+        return self.external_number or self.number
+
+    @property
+    def pending(self) -> bool:
+        """Meant for a ticket system that has not taken it yet (it was down or refused)."""
+        return bool(self.external_system) and not self.external_id
 
 
 @dataclass(frozen=True)
@@ -219,6 +246,11 @@ def _ticket(row: Row[Any]) -> Ticket:
         resolved_by=m["resolved_by"],
         resolved_at=_aware(m["resolved_at"]),
         resolution=m["resolution"],
+        external_system=m["external_system"],
+        external_id=m["external_id"],
+        external_number=m["external_number"],
+        external_url=m["external_url"],
+        external_requester=m["external_requester"],
     )
 
 
@@ -338,14 +370,86 @@ class TicketStore:
             self._event(conn, ticket_id, EventKind.RESOLVED, agent, resolution, now)
             return True
 
-    def add_event(self, ticket_id: int, kind: EventKind, actor: str | None, body: str) -> Event:
+    def add_event(
+        self,
+        ticket_id: int,
+        kind: EventKind,
+        actor: str | None,
+        body: str,
+        conn: Connection | None = None,
+        *,
+        source: str | None = None,
+    ) -> Event:
+        """Record an event; pass `conn` to make it part of the caller's transaction. With a
+        `source` id already recorded for this ticket it raises `sqlalchemy.exc.IntegrityError`
+        (see `has_source`)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                return self.add_event(ticket_id, kind, actor, body, own, source=source)
         now = self.now()
-        with self.engine.begin() as conn:
-            event_id = self._event(conn, ticket_id, kind, actor, body, now)
-            conn.execute(
-                update(tickets_table).where(tickets_table.c.id == ticket_id).values(updated_at=now)
-            )
+        event_id = self._event(conn, ticket_id, kind, actor, body, now, source)
+        conn.execute(
+            update(tickets_table).where(tickets_table.c.id == ticket_id).values(updated_at=now)
+        )
         return Event(event_id, ticket_id, now, kind, actor, body)
+
+    @staticmethod
+    def has_source(conn: Connection, ticket_id: int, source: str) -> bool:
+        """Whether an event of this ticket came from `source` already."""
+        e = events_table
+        found = conn.execute(
+            select(e.c.id).where(e.c.ticket_id == ticket_id, e.c.source_id == source).limit(1)
+        ).first()
+        return found is not None
+
+    # -- the ticket in the desk's ITSM ---------------------------------------------------
+
+    def mark_pending(self, ticket_id: int, system: str) -> bool:
+        """Note that `system` did not take the ticket yet; True only for the first caller
+        (once per ticket, whichever replica tries), so the employee is told once."""
+        t = tickets_table
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.id == ticket_id, t.c.external_system.is_(None))
+                .values(external_system=system)
+            )
+            return result.rowcount == 1
+
+    def link(
+        self, ticket_id: int, system: str, external_id: str, number: str, url: str, requester: str
+    ) -> bool:
+        """Keep where the ticket now lives in `system`; False when it was linked already."""
+        t = tickets_table
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t)
+                .where(t.c.id == ticket_id, t.c.external_id.is_(None))
+                .values(
+                    external_system=system,
+                    external_id=external_id,
+                    external_number=number,
+                    external_url=url or None,
+                    external_requester=requester or None,
+                    updated_at=self.now(),
+                )
+            )
+            return result.rowcount == 1
+
+    def linked(self, system: str) -> list[Ticket]:
+        """Open tickets that live in `system`: the ones whose agents' answers are relayed."""
+        t = tickets_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t)
+                .where(
+                    t.c.external_system == system,
+                    t.c.status.in_([s.value for s in OPEN]),
+                    t.c.external_id.is_not(None),
+                )
+                .order_by(t.c.id)
+            )
+            return [_ticket(r) for r in rows]
 
     def _transition(
         self, ticket_id: int, agent: str, to: Status, kind: EventKind, body: str
@@ -372,10 +476,16 @@ class TicketStore:
         actor: str | None,
         body: str,
         at: datetime,
+        source: str | None = None,
     ) -> int:
         result = conn.execute(
             insert(events_table).values(
-                ticket_id=ticket_id, at=at, kind=kind.value, actor=actor, body=body
+                ticket_id=ticket_id,
+                at=at,
+                kind=kind.value,
+                actor=actor,
+                body=body,
+                source_id=source,
             )
         )
         return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -448,21 +558,22 @@ class TicketStore:
             )
             return [_event(r) for r in rows]
 
-    def requests_of(self, requester: str) -> list[RequestView]:
-        """The requester's tickets, as they may see them (no summary, notes or transcript)."""
+    def of_requester(self, requester: str) -> list[Ticket]:
+        """The requester's tickets, most recently updated first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(tickets_table)
                 .where(func.lower(tickets_table.c.requester) == requester.lower())
                 .order_by(tickets_table.c.updated_at.desc())
             )
-            out = []
-            for r in rows:
-                t = _ticket(r)
-                out.append(
-                    RequestView(t.number, t.title, t.status.value, t.updated_at, t.claimed_by)
-                )
-            return out
+            return [_ticket(r) for r in rows]
+
+    def requests_of(self, requester: str) -> list[RequestView]:
+        """The requester's tickets, as they may see them (no summary, notes or transcript)."""
+        return [
+            RequestView(t.number, t.title, t.status.value, t.updated_at, t.claimed_by)
+            for t in self.of_requester(requester)
+        ]
 
     def search(self, text: str, limit: int = 50) -> list[Ticket]:
         pattern = f"%{text.lower()}%"

@@ -623,16 +623,19 @@ class Deskbot:
 
 @contextlib.asynccontextmanager
 async def serve_deskbot(
-    settings: Settings, clock: Callable[[], float] = time.time, pacer: Pacer | None = None
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    pacer: Pacer | None = None,
+    build_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Deskbot]:
     """The real server (web app, core, outbox) with the Slack channel attached, on a free port.
 
     The server is built without Slack settings and the channel attached here, so a test can
-    give the channel its own clock and pace."""
+    give the channel its own clock and pace; `build_options` go to `bot.wiring.build`."""
     plain = settings.model_copy(
         update={"slack_bot_token": None, "slack_signing_secret": None, "slack_app_token": None}
     )
-    runtime = build(plain, embedder=HashEmbedder(), background=False)
+    runtime = build(plain, embedder=HashEmbedder(), background=False, **(build_options or {}))
     prepare_knowledge(plain, runtime.services, import_path=False)
     slack = SlackChannel(
         settings,
@@ -689,12 +692,15 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def slack_world(database_url: str, **settings: Any) -> AsyncIterator[World]:
+async def slack_world(
+    database_url: str, build_options: Mapping[str, Any] | None = None, **settings: Any
+) -> AsyncIterator[World]:
     fake = await FakeSlack().start()
     clock = SettableClock()
+    config = slack_settings(database_url, fake, **settings)
     try:
         async with (
-            serve_deskbot(slack_settings(database_url, fake, **settings), clock) as bot,
+            serve_deskbot(config, clock, build_options=build_options) as bot,
             ClientSession() as session,
         ):
             yield World(fake, bot, bot.sender(session), clock)

@@ -12,6 +12,7 @@ from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
+from handoff.outbox import Outbox
 
 
 @dataclass
@@ -58,6 +59,15 @@ class ChatBot:
     def ticket(self):  # type: ignore[no-untyped-def]
         row = self.conversation_row()
         return self.services.tickets.get(row.ticket_id) if row and row.ticket_id else None
+
+
+async def deliver_all(outbox: Outbox) -> int:
+    """Deliver everything due in the outbox (the dispatcher's job in production); how many
+    were sent."""
+    total = 0
+    while sent := await outbox.deliver_due():
+        total += sent
+    return total
 
 
 async def start_server(app: web.Application) -> tuple[web.AppRunner, int]:

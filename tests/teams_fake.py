@@ -39,7 +39,7 @@ from bot.dialogue.services import Services
 from bot.settings import DEMO_KB_PATH, Settings
 from bot.wiring import Runtime, add_teams, build, prepare_knowledge
 from retrieval.embedding import Embedder, HashEmbedder
-from tests.support import listening, start_server
+from tests.support import deliver_all, listening, start_server
 
 APP_ID = "5f2b8a1e-0000-4000-8000-00000000d35c"
 APP_PASSWORD = "app-secret-for-tests"
@@ -552,10 +552,7 @@ class Deskbot:
 
     async def deliver(self) -> int:
         """Deliver everything due in the outbox (the dispatcher's job in production)."""
-        total = 0
-        while sent := await self.services.outbox.deliver_due():
-            total += sent
-        return total
+        return await deliver_all(self.services.outbox)
 
 
 def teams_settings(database_url: str, auth: bool = False, **extra: Any) -> Settings:

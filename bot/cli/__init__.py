@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli import evaluate, kb, migrate, run, users  # noqa: F401 - they register their commands
+from bot.cli import evaluate, itsm, kb, migrate, run, users  # noqa: F401 - they register commands
 from bot.cli.common import app
 
 __all__ = ["app", "main"]

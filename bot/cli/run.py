@@ -12,7 +12,7 @@ import typer
 from bot import demo_data
 from bot.cli.common import app, err, out, settings, setup_logging
 from bot.dialogue.messages import Identity
-from bot.wiring import build, prepare_knowledge, serve
+from bot.wiring import build, itsm_attached, prepare_knowledge, serve
 
 
 @app.command("serve")
@@ -71,4 +71,9 @@ def chat_command(
     chat = TerminalChannel(
         runtime.turns, runtime.services.conversations, identity, str(uuid.uuid4())
     )
-    asyncio.run(chat.run())
+
+    async def main() -> None:
+        async with itsm_attached(runtime.itsm):  # status questions read the ticket system
+            await chat.run()
+
+    asyncio.run(main())

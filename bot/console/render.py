@@ -12,6 +12,7 @@ from markupsafe import Markup
 from bot.console.accounts import ADMINS, AGENTS, EVERYONE, OWNERS, Role
 from bot.console.charts import sparkline
 from bot.console.context import ACCOUNT, SESSION
+from bot.itsm.connection import LABELS as SYSTEM_NAMES
 
 _env = Environment(
     loader=PackageLoader("bot.console", "templates"),
@@ -93,6 +94,7 @@ _env.filters["person"] = person
 _env.filters["when"] = _when
 _env.filters["pct"] = _pct
 _env.filters["duration"] = duration
+_env.filters["system_name"] = lambda system: SYSTEM_NAMES.get(system, system)
 _env.globals["sparkline"] = lambda values, label: Markup(sparkline(values, label))
 
 

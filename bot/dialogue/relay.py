@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot.dialogue import wording
 from bot.dialogue.conversations import Conversation
@@ -76,17 +77,42 @@ class Relay:
             notify_desks(self.s, conn, ticket, DeskEvent.CLAIMED, extra)
         return True
 
-    async def reply(self, ticket_id: int, agent: str, text: str, origin: str = "") -> bool:
-        """An agent's message to the user (redacted like everything else)."""
-        return await asyncio.to_thread(self._reply, ticket_id, agent, redact(text).text, origin)
+    async def reply(
+        self, ticket_id: int, agent: str, text: str, origin: str = "", *, source: str = ""
+    ) -> bool:
+        """An agent's message to the user (redacted like everything else). `source` is the
+        desk's own id for the message (an ITSM comment's): one already relayed is dropped."""
+        return await asyncio.to_thread(
+            self._reply, ticket_id, agent, redact(text).text, origin, source
+        )
 
-    def _reply(self, ticket_id: int, agent: str, text: str, origin: str) -> bool:
+    def _reply(self, ticket_id: int, agent: str, text: str, origin: str, source: str) -> bool:
         ticket = self.s.tickets.get(ticket_id)
         if ticket is None or not ticket.open or not text.strip():
             return False
-        self.s.tickets.add_event(ticket.id, EventKind.AGENT_MESSAGE, agent, text)
         conversation = self._conversation_of(ticket)
+        try:
+            return self._relay_reply(ticket, conversation, agent, text, origin, source)
+        except IntegrityError:
+            if source:
+                return False  # another replica relayed this very message a moment ago
+            raise
+
+    def _relay_reply(
+        self,
+        ticket: Ticket,
+        conversation: Conversation | None,
+        agent: str,
+        text: str,
+        origin: str,
+        source: str,
+    ) -> bool:
         with self.s.conversations.engine.begin() as conn:
+            if source and self.s.tickets.has_source(conn, ticket.id, source):
+                return False
+            self.s.tickets.add_event(
+                ticket.id, EventKind.AGENT_MESSAGE, agent, text, conn, source=source or None
+            )
             if conversation is not None:
                 self._deliver(
                     conn,
@@ -109,18 +135,48 @@ class Relay:
 
         return await asyncio.to_thread(write)
 
-    async def resolve(self, ticket_id: int, agent: str, resolution: str, origin: str = "") -> bool:
-        """Close the ticket and hand the user back to the assistant, asking if it is solved."""
+    async def resolve(
+        self,
+        ticket_id: int,
+        agent: str,
+        resolution: str,
+        origin: str = "",
+        *,
+        outcome: str = "resolved",
+    ) -> bool:
+        """Close the ticket and hand the user back to the assistant, asking if it is solved.
+        `outcome` is how the user is told it ended ("resolved", "closed", "canceled")."""
         return await asyncio.to_thread(
-            self._close, ticket_id, agent, redact(resolution).text, True, origin
+            self._close, ticket_id, agent, redact(resolution).text, True, origin, outcome
         )
 
     async def hand_back(self, ticket_id: int, agent: str, origin: str = "") -> bool:
         """Return the user to the assistant without closing the ticket."""
         return await asyncio.to_thread(self._close, ticket_id, agent, "", False, origin)
 
+    async def tell(self, ticket_id: int, text: str) -> bool:
+        """A notice from the assistant to the ticket's employee about where their request is
+        (it reached the desk's ticket system, or will once that is back)."""
+
+        def write() -> bool:
+            ticket = self.s.tickets.get(ticket_id)
+            conversation = self._conversation_of(ticket) if ticket is not None else None
+            if conversation is None:
+                return False
+            with self.s.conversations.engine.begin() as conn:
+                self._deliver(conn, conversation, [Reply(text, "notice")], "system")
+            return True
+
+        return await asyncio.to_thread(write)
+
     def _close(
-        self, ticket_id: int, agent: str, resolution: str, resolve: bool, origin: str
+        self,
+        ticket_id: int,
+        agent: str,
+        resolution: str,
+        resolve: bool,
+        origin: str,
+        outcome: str = "resolved",
     ) -> bool:
         done = (
             self.s.tickets.resolve(ticket_id, agent, resolution)
@@ -133,7 +189,12 @@ class Relay:
         conversation = self._conversation_of(ticket)
         with self.s.conversations.engine.begin() as conn:
             if conversation is not None:
-                fields = {"agent": agent, "number": ticket.number, "assistant": wording.ASSISTANT}
+                fields = {
+                    "agent": agent,
+                    "number": ticket.public_number,
+                    "assistant": wording.ASSISTANT,
+                    "outcome": outcome,
+                }
                 if resolve:
                     text = wording.RESOLVED.format(**fields)
                     if resolution.strip():

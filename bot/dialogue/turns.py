@@ -319,7 +319,9 @@ class Turns:
                 self.s.conversations.save(conn, replace(conversation, mode="bot"), checked=False)
             return replies
         if not conversation.agent_name and not message.action:
-            replies.append(Reply(wording.WAITING_FOR_PERSON.format(number=ticket.number), "notice"))
+            replies.append(
+                Reply(wording.WAITING_FOR_PERSON.format(number=ticket.public_number), "notice")
+            )
         self.s.tickets.add_event(ticket.id, EventKind.USER_MESSAGE, conversation.requester, text)
         with self.s.conversations.engine.begin() as conn:
             self.s.conversations.add_messages(

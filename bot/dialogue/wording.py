@@ -76,10 +76,19 @@ WAITING_FOR_PERSON = (
 AGENT_JOINED = "{agent} from the IT service desk has joined. You are now talking to a person, not the automated assistant."
 HANDED_BACK = "{agent} has handed you back to {assistant}, the automated assistant. Request {number} stays open."
 RESOLVED = (
-    "{agent} marked request {number} as resolved. You're back with {assistant}, the automated "
+    "{agent} marked request {number} as {outcome}. You're back with {assistant}, the automated "
     "assistant. Was your issue solved?"
 )
 RESOLUTION_NOTE = "Resolution: {resolution}"
+# When the desk works in its ITSM (DESKBOT_TICKETS is not builtin).
+ITSM_TAKEN = "The service desk has your request {number} in its ticket system as {external}."
+ITSM_WAITING = (
+    "The service desk's ticket system isn't reachable right now. Your request {number} is "
+    "recorded and will reach the desk as soon as the system is back; anything you add here "
+    "goes with it."
+)
+SERVICE_DESK = "The IT service desk"  # who ended a request in the ITSM
+SOMEONE = "Someone"  # the author of an agent's comment the ITSM does not name
 SOLVED_THANKS = "Great, glad it's sorted. I'm here if you need anything else."
 
 HANDOFF_TEXT = {
