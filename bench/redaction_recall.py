@@ -148,10 +148,8 @@ def main() -> None:
         for set_name, rows in sets.items():
             secrets = [r for r in rows if r.is_secret]
             lookalikes = [r for r in rows if not r.is_secret]
-            print(
-                f"\n== {name}, {set_name}: {len(secrets)} secret-bearing messages "
-                f"(recall: rows whose every secret is gone), {len(lookalikes)} look-alikes"
-            )
+            print(f"\n== {name}, {set_name}: {len(secrets)} secret-bearing messages "
+                  f"(recall: rows whose every secret is gone), {len(lookalikes)} look-alikes")
             recall_table(redact, secrets)
             changed = false_redactions(redact, [r.text for r in lookalikes])
             print(f"false redactions: {len(changed)}/{len(lookalikes)} look-alikes")
@@ -169,16 +167,12 @@ def main() -> None:
     }
     for label, texts in timed.items():
         base50, base99 = quantiles(per_message_seconds(str.lower, texts, args.rounds))
-        print(
-            f"{label} ({len(texts)} messages): str.lower p50 {base50 * 1e6:.2f} us, "
-            f"p99 {base99 * 1e6:.2f} us"
-        )
+        print(f"{label} ({len(texts)} messages): str.lower p50 {base50 * 1e6:.2f} us, "
+              f"p99 {base99 * 1e6:.2f} us")
         for name, redact in impls:
             p50, p99 = quantiles(per_message_seconds(redact, texts, args.rounds))
-            print(
-                f"  {name}: p50 {p50 * 1e6:.1f} us ({p50 / base50:.0f}x), "
-                f"p99 {p99 * 1e6:.1f} us ({p99 / base99:.0f}x)"
-            )
+            print(f"  {name}: p50 {p50 * 1e6:.1f} us ({p50 / base50:.0f}x), "
+                  f"p99 {p99 * 1e6:.1f} us ({p99 / base99:.0f}x)")
 
 
 if __name__ == "__main__":
