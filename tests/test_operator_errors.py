@@ -87,6 +87,10 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# A port nothing listens on, for the checks that come after the port's (8080 may be in use).
+FREE = ("--port", str(closed_port()))
+
+
 @pytest.mark.parametrize("command_", ["serve", "demo"])
 def test_a_port_in_use_is_named_before_anything_loads(migrated: Path, command_: str) -> None:
     with socket.socket() as taken:
@@ -120,7 +124,7 @@ def test_an_address_this_machine_does_not_have(migrated: Path) -> None:
 
 def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:
     url = f"postgresql://deskbot:hunter2@127.0.0.1:{closed_port()}/deskbot"
-    code, line = one_line(tmp_path, "serve", DESKBOT_DATABASE_URL=url)
+    code, line = one_line(tmp_path, "serve", *FREE, DESKBOT_DATABASE_URL=url)
     assert code == 1
     assert line.startswith("cannot reach the database postgresql+psycopg://deskbot:***@127.0.0.1")
     assert "Connection refused" in line and "hunter2" not in line
@@ -137,7 +141,7 @@ def test_an_unreachable_database_is_named_without_its_password(tmp_path: Path) -
     ],
 )
 def test_a_bad_database_url(tmp_path: Path, url: str, expected: str) -> None:
-    code, line = one_line(tmp_path, "demo", DESKBOT_DATABASE_URL=url)
+    code, line = one_line(tmp_path, "demo", *FREE, DESKBOT_DATABASE_URL=url)
     assert code == 2
     assert line.startswith(expected) and "hunter2" not in line
 
@@ -183,13 +187,15 @@ def test_any_wrong_setting_is_one_line_naming_it(migrated: Path) -> None:
 def test_a_channel_missing_a_secret(
     migrated: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], expected: str
 ) -> None:
-    code, line = said(migrated, monkeypatch, "serve", **settings)
+    code, line = said(migrated, monkeypatch, "serve", *FREE, **settings)
     assert (code, line) == (2, expected)
     assert "xoxb-1" not in line and "s3cret" not in line
 
 
 def test_a_channel_missing_a_secret_as_a_process(migrated: Path) -> None:
-    assert one_line(migrated, "serve", SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET=" ") == (
+    assert one_line(
+        migrated, "serve", *FREE, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET=" "
+    ) == (
         2,
         "Slack: SLACK_BOT_TOKEN is set without SLACK_SIGNING_SECRET (events over HTTP) or "
         "SLACK_APP_TOKEN (Socket Mode); set one of them",
@@ -197,7 +203,7 @@ def test_a_channel_missing_a_secret_as_a_process(migrated: Path) -> None:
 
 
 def test_serve_refuses_a_database_that_does_not_exist_yet(tmp_path: Path) -> None:
-    code, line = one_line(tmp_path, "serve")
+    code, line = one_line(tmp_path, "serve", *FREE)
     assert code == 1
     assert line == (
         "sqlite:///deskbot.db: the database file does not exist; run `deskbot migrate` to create it"
@@ -212,7 +218,7 @@ def test_serve_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "bot_0001")
     engine.dispose()
-    code, line = one_line(tmp_path, "serve")
+    code, line = one_line(tmp_path, "serve", *FREE)
     assert code == 1
     assert line.startswith("sqlite:///deskbot.db: schema behind: the database has bot_0001, ")
     assert line.endswith("; run `deskbot migrate`, then start again")
@@ -221,7 +227,7 @@ def test_serve_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_serve_refuses_an_empty_postgresql_database(tmp_path: Path) -> None:
     with empty_pg_database() as url:
-        code, line = one_line(tmp_path, "serve", DESKBOT_DATABASE_URL=url)
+        code, line = one_line(tmp_path, "serve", *FREE, DESKBOT_DATABASE_URL=url)
     assert code == 1
     assert "schema behind: the database has no revision (an empty database)" in line
     assert "run `deskbot migrate`" in line
