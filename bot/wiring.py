@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from bot import demo_data
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.sessions import Signer
+from bot.channels.web.store import SignedOut
 from bot.db import make_engine, migrate
 from bot.dialogue.conversations import ConversationStore, shared_secret
 from bot.dialogue.encoding import BatchingEncoder
@@ -196,6 +197,8 @@ def build(
         demo_users=tuple(demo_data.users()) if demo else (),
         identity_header=settings.web_identity_header or None,
         secure_cookies=settings.public_url.startswith("https://"),
+        public_url=settings.public_url,
+        signed_out=SignedOut(engine),
     )
     add_channel(runtime, web_chat)  # the browser polls the transcript: nothing to push
     slack = slack_channel.build(settings, s, turns, relay)

@@ -57,6 +57,18 @@ sign_ins_table = Table(
     Index("ix_console_sign_ins_address", "address", "at"),
 )
 
+# Failed sign-ins counted per key ("name:...", "address:...", "pair:..."), one row each, in
+# a window that starts with the key's first failure: counted with one atomic upsert, so
+# concurrent attempts on any replica cannot all slip under the limit.
+sign_in_counts_table = Table(
+    "console_sign_in_counts",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Index("ix_console_sign_in_counts_window", "window_start"),
+)
+
 # Append-only: the application only inserts; the migration adds triggers that refuse UPDATE
 # and DELETE on both SQLite and PostgreSQL.
 audit_table = Table(

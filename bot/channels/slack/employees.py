@@ -21,6 +21,7 @@ from bot.dialogue.messages import IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
+from bot.inbound import MAX_TEXT
 from bot.redaction import redact_text
 from handoff.outbox import OutboxMessage
 
@@ -68,6 +69,7 @@ class SlackEmployees:
         """/helpdesk <question>: answered in the employee's direct messages with the bot, where
         buttons, handoffs and an agent's replies can follow."""
         channel = await self.poster.open_dm(user)
+        text = text[:MAX_TEXT]
         preface = slack_wording.YOU_ASKED.format(question=blocks.escape(redact_text(text)))
         await self._turn(dm(channel), user, text, None, delivery, preface)
 
@@ -85,7 +87,7 @@ class SlackEmployees:
             CHANNEL,
             place.key,
             identity,
-            text,
+            text[:MAX_TEXT],  # the core reads at most this much of one message
             action=action,
             message_id=delivery,
             reference=place.reference,

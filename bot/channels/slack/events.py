@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.inbound import MAX_ID
+
 # Message subtypes that carry a person's words; the rest are edits, joins, bot posts...
 USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
@@ -69,29 +71,87 @@ def _str(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def well_formed(body: Any) -> bool:
-    """Whether a verified payload has the shape its type promises. Anything else gets a 400
-    before it reaches Bolt, whose parsers assume well-formed input."""
+MAX_EVENT_TEXT = 40_000  # Slack's own limit for a message's text
+MAX_VALUE = 2000  # Slack's limit for a button's value
+
+
+def _id(value: Any, name: str, required: bool = True) -> str | None:
+    """Why `value` is no id (missing, not a string, too long), or None."""
+    if value is None and not required:
+        return None
+    if not _str(value):
+        return f"{name} must be a string"
+    return f"{name} is longer than {MAX_ID} characters" if len(value) > MAX_ID else None
+
+
+def _event_problem(event: Mapping[str, Any]) -> str | None:
+    kind = event.get("type")
+    if kind not in ("message", "app_mention"):
+        return None
+    text = event.get("text")
+    if text is not None and not isinstance(text, str):
+        return "event.text must be a string"
+    if isinstance(text, str) and len(text) > MAX_EVENT_TEXT:
+        return f"event.text is longer than {MAX_EVENT_TEXT} characters"
+    for key in ("user", "channel", "ts", "thread_ts"):
+        if event.get(key) is not None and (problem := _id(event[key], f"event.{key}")):
+            return problem
+    return None
+
+
+def malformed(body: Any) -> str | None:
+    """Why a verified payload does not have the shape its type promises, or None. Anything
+    malformed gets a 400 naming the reason before it reaches Bolt, whose parsers assume
+    well-formed input."""
     if not isinstance(body, Mapping):
-        return False
+        return "not a JSON object or form"
     kind = body.get("type")
     if kind == "url_verification":
-        return _str(body.get("challenge"))
+        return None if _str(body.get("challenge")) else "no challenge"
     if kind == "event_callback":
         event = body.get("event")
-        return _str(body.get("event_id")) and isinstance(event, Mapping) and _str(event.get("type"))
+        if not isinstance(event, Mapping) or not _str(event.get("type")):
+            return "no event"
+        return _id(body.get("event_id"), "event_id") or _event_problem(event)
     if kind == "block_actions":
         user, actions = body.get("user"), body.get("actions")
-        return (
-            isinstance(user, Mapping)
-            and _str(user.get("id"))
-            and isinstance(actions, list)
-            and bool(actions)
-            and all(isinstance(a, Mapping) and _str(a.get("action_id")) for a in actions)
-        )
+        if not isinstance(user, Mapping) or (problem := _id(user.get("id"), "user.id")):
+            return "no user.id" if not isinstance(user, Mapping) else problem
+        if not isinstance(actions, list) or not actions or len(actions) > 25:
+            return "actions must be a list of 1 to 25 actions"
+        for action in actions:
+            if not isinstance(action, Mapping):
+                return "each action must be an object"
+            if problem := _id(action.get("action_id"), "action_id"):
+                return problem
+            value = action.get("value")
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE):
+                return f"an action's value must be a string of at most {MAX_VALUE} characters"
+        return None
+    if kind in ("view_submission", "view_closed"):
+        user, view = body.get("user"), body.get("view")
+        if not isinstance(user, Mapping) or (problem := _id(user.get("id"), "user.id")):
+            return "no user.id" if not isinstance(user, Mapping) else problem
+        if not isinstance(view, Mapping):
+            return "view must be an object"
+        if not isinstance(view.get("callback_id", ""), str):
+            return "view.callback_id must be a string"
+        if not isinstance(view.get("private_metadata", ""), str):
+            return "view.private_metadata must be a string"
+        state = view.get("state", {})
+        if not isinstance(state, Mapping) or not isinstance(state.get("values", {}), Mapping):
+            return "view.state.values must be an object"
+        return None
     if "command" in body:
-        return _str(body.get("command")) and _str(body.get("user_id"))
-    return kind is None or isinstance(kind, str)
+        text = body.get("text", "")
+        if not isinstance(text, str) or len(text) > MAX_EVENT_TEXT:
+            return f"text must be a string of at most {MAX_EVENT_TEXT} characters"
+        return _id(body.get("command"), "command") or _id(body.get("user_id"), "user_id")
+    return None if kind is None or isinstance(kind, str) else "type must be a string"
+
+
+def well_formed(body: Any) -> bool:
+    return malformed(body) is None
 
 
 @dataclass(frozen=True)
