@@ -217,24 +217,26 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     name = str(form.get("name", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
     address = address_of(request)
-    wait = await asyncio.to_thread(console.limit.blocked_for, name, address)
-    if wait is not None:
-        minutes = max(1, round(wait.total_seconds() / 60))
+    attempt = await asyncio.to_thread(console.limit.begin, name, address)
+    if attempt.wait is not None:
+        minutes = max(1, round(attempt.wait.total_seconds() / 60))
         response = _sign_in_form(
             request,
             error=f"Too many failed attempts. Try again in {minutes} min.",
             status=429,
             name=name,
         )
-        response.headers["Retry-After"] = str(int(wait.total_seconds()))
+        response.headers["Retry-After"] = str(int(attempt.wait.total_seconds()))
         return response
+    if attempt.delay:
+        await asyncio.sleep(attempt.delay)  # this name is under attack: slow, never locked
     account = await asyncio.to_thread(console.accounts.verify, name, password)
-    await asyncio.to_thread(console.limit.record, name, address, account is not None)
     if account is None:
         await asyncio.to_thread(
             console.audit.record, name or "-", "sign_in_failed", "", None, address
         )
         return _sign_in_form(request, error="Wrong name or password.", status=401, name=name)
+    await asyncio.to_thread(console.limit.succeeded, name, address)
     token, session = await asyncio.to_thread(
         console.sessions.start, account.id, request.cookies.get(COOKIE)
     )

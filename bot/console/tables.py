@@ -1,4 +1,4 @@
-"""Tables owned by the console: accounts, server-side sessions, sign-in attempts, the audit
+"""Tables owned by the console: accounts, server-side sessions, failed sign-in counts, the audit
 log, and the fixes knowledge owners made to gaps (to tell later whether the gap closed)."""
 
 from __future__ import annotations
@@ -43,18 +43,6 @@ sessions_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Index("ix_console_sessions_account", "account_id"),
-)
-
-sign_ins_table = Table(
-    "console_sign_ins",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("name", String(64), nullable=False),
-    Column("address", String(64), nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Index("ix_console_sign_ins_name", "name", "at"),
-    Index("ix_console_sign_ins_address", "address", "at"),
 )
 
 # Failed sign-ins counted per key ("name:...", "address:...", "pair:..."), one row each, in

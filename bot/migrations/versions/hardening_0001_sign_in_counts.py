@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # the log of every attempt gives way to counts that can be taken atomically
+    op.drop_index("ix_console_sign_ins_name", "console_sign_ins")
+    op.drop_index("ix_console_sign_ins_address", "console_sign_ins")
+    op.drop_table("console_sign_ins")
     op.create_table(
         "console_sign_in_counts",
         sa.Column("key", sa.String(200), primary_key=True),
@@ -37,3 +41,13 @@ def downgrade() -> None:
     op.drop_table("web_signed_out")
     op.drop_index("ix_console_sign_in_counts_window", "console_sign_in_counts")
     op.drop_table("console_sign_in_counts")
+    op.create_table(
+        "console_sign_ins",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("address", sa.String(64), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+    )
+    op.create_index("ix_console_sign_ins_name", "console_sign_ins", ["name", "at"])
+    op.create_index("ix_console_sign_ins_address", "console_sign_ins", ["address", "at"])
