@@ -186,6 +186,12 @@ async def test_console_ids_and_dates_out_of_range_are_400s(demo_server: tuple[st
             response = await client.post(form_path, {"text": "hello"})
             assert response.status == 400, form_path
         assert (await client.get(f"/console/tickets/{MAX_INT}")).status == 404
+        async with Client(base) as other:
+            await other.get("/console/sign-in")
+            response = await other.post(
+                "/console/sign-in", {"name": "root", "password": "p" * 1025}
+            )
+            assert response.status == 400 and "longer than 1024 characters" in response.text
         assert (await client.get("/console/audit?before=5")).status == 200
         assert (await client.get("/console/dashboard?from=2026-01-01&to=2026-01-31")).status == 200
 

@@ -32,6 +32,7 @@ PRE_COOKIE = "deskbot_console_pre"  # ties the sign-in form's CSRF token to this
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_PASSWORD = 1024
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 PUBLIC: frozenset[Role] = frozenset()
 HOME = {
@@ -216,6 +217,8 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Missing or wrong CSRF token; reload the sign-in page.")
     name = str(form.get("name", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
+    if len(password) > MAX_PASSWORD:
+        raise refusal(request, 400, f"The password is longer than {MAX_PASSWORD} characters.")
     address = address_of(request)
     attempt = await asyncio.to_thread(console.limit.begin, name, address)
     if attempt.wait is not None:

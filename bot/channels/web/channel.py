@@ -39,6 +39,7 @@ from bot.inbound import whole_number as number
 CHANNEL = "web"
 STATIC = Path(__file__).parent / "static"
 COOKIE = "deskbot_chat"
+MAX_EMAIL = 320  # the longest an e-mail address can be
 
 
 @dataclass
@@ -77,7 +78,7 @@ class WebChannel:
             session = None  # signed out: a replayed cookie is worth nothing
         if self.identity_header:
             email = request.headers.get(self.identity_header, "").strip().lower()
-            if not email:
+            if not email or len(email) > MAX_EMAIL:
                 return None
             if session is None or session.email != email:
                 return ChatSession(secrets.token_urlsafe(16), email, email, None, time.time())
