@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.slack.blocks import RESOLVE_VIEW
 from bot.console.accounts import Role
 from bot.dialogue.conversations import messages_table
 from bot.inbound import MAX_ACTION, MAX_ID, MAX_INT, MAX_JSON_DEPTH, MAX_TEXT
@@ -236,8 +237,9 @@ async def test_signed_slack_payloads_of_the_wrong_shape_get_a_400_with_the_reaso
     }
     cases: list[tuple[dict[str, Any], str]] = [
         (view_x, "view must be an object"),
-        ({**view_x, "view": {"callback_id": 5}}, "callback_id"),
-        ({**view_x, "view": {"callback_id": "deskbot.resolve", "state": "x"}}, "view.state"),
+        ({**view_x, "view": {"type": "modal", "callback_id": 5}}, "callback_id"),
+        ({**view_x, "view": {"type": "modal", "callback_id": "x", "state": "x"}}, "view.state"),
+        ({**view_x, "view": {"callback_id": "deskbot.resolve"}}, "view.type must be a string"),
         ({"type": "view_closed", "user": "U1", "view": {}}, "user.id"),
         (event_payload(dm(user, "hi") | {"text": 42}), "event.text must be a string"),
         (event_payload(dm(user, "hi") | {"text": {"a": 1}}), "event.text must be a string"),
@@ -310,3 +312,45 @@ async def test_teams_malformed_requests_and_unknown_invokes(demo_url: str) -> No
     with world.bot.services.conversations.engine.connect() as conn:
         longest = conn.execute(select(func.max(func.length(messages_table.c.text)))).scalar_one()
     assert longest <= MAX_TEXT
+
+
+async def test_odd_slack_payloads_are_refused_or_acknowledged_never_a_5xx(
+    slack: SlackWorld,
+) -> None:
+    user = slack.fake.person("Lee Odd", "lee.odd@example.com")
+    action = {"action_id": "deskbot.claim", "value": "1", "block_id": "b"}
+    odd: list[dict[str, Any]] = [
+        {"type": "block_actions", "user": {"id": user}, "actions": [action], "container": "x"},
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "actions": [action],
+            "container": {"channel_id": "CDESK", "message_ts": "1.2", "thread_ts": 5},
+            "message": "x",
+            "channel": 5,
+        },
+        {
+            "type": "view_submission",
+            "user": {"id": user},
+            "view": {
+                "type": "modal",
+                "callback_id": RESOLVE_VIEW,
+                "private_metadata": "[" * 1500 + "]" * 1500,
+            },
+        },
+        {
+            "type": "view_submission",
+            "user": {"id": user},
+            "view": {
+                "type": "modal",
+                "callback_id": RESOLVE_VIEW,
+                "private_metadata": json.dumps({"ticket": 10**30, "channel": "C", "ts": "1"}),
+            },
+        },
+    ]
+    for payload in odd:
+        answer = await slack.slack.payload(payload)
+        assert answer.status in (200, 400), (payload, answer)
+    await slack.bot.settle()
+    healthy = await slack.slack.session.get(slack.bot.url + "/healthz")
+    assert healthy.status == 200

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.inbound import MAX_ID
+from bot.inbound import MAX_ID, MAX_INT
 
 # Message subtypes that carry a person's words; the rest are edits, joins, bot posts...
 USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -134,8 +134,9 @@ def malformed(body: Any) -> str | None:
             return "no user.id" if not isinstance(user, Mapping) else problem
         if not isinstance(view, Mapping):
             return "view must be an object"
-        if not isinstance(view.get("callback_id", ""), str):
-            return "view.callback_id must be a string"
+        for key in ("type", "callback_id"):  # Bolt routes views by these
+            if not isinstance(view.get(key), str):
+                return f"view.{key} must be a string"
         if not isinstance(view.get("private_metadata", ""), str):
             return "view.private_metadata must be a string"
         state = view.get("state", {})
@@ -169,20 +170,28 @@ class Click:
     trigger_id: str = ""  # lets us open a dialog for the presser, for 3 seconds
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if _str(value) else None
+
+
 def click(body: Mapping[str, Any]) -> Click | None:
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    action = (body.get("actions") or [{}])[0]
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    container, message = _map(body.get("container")), _map(body.get("message"))
+    actions = body.get("actions")
+    action = _map(actions[0]) if isinstance(actions, list) and actions else {}
+    channel = container.get("channel_id") or _map(body.get("channel")).get("id")
     message_ts = container.get("message_ts") or message.get("ts")
     if not (_str(channel) and _str(message_ts) and _str(action.get("value"))):
         return None
     blocks = message.get("blocks")
     return Click(
-        user=str((body.get("user") or {}).get("id", "")),
+        user=str(_map(body.get("user")).get("id", "")),
         channel=str(channel),
         message_ts=str(message_ts),
-        thread_ts=container.get("thread_ts") or message.get("thread_ts"),
+        thread_ts=_opt_str(container.get("thread_ts")) or _opt_str(message.get("thread_ts")),
         block_id=str(action.get("block_id") or ""),
         action_id=str(action.get("action_id") or ""),
         value=str(action["value"]),
@@ -207,15 +216,15 @@ class NoteSubmission:
 def note_submission(
     body: Mapping[str, Any], block_id: str, action_id: str
 ) -> NoteSubmission | None:
-    view = body.get("view") or {}
-    user = (body.get("user") or {}).get("id")
+    view = _map(body.get("view"))
+    user = _map(body.get("user")).get("id")
     try:
         meta = json.loads(view.get("private_metadata") or "")
         ticket_id, channel, ts = int(meta["ticket"]), meta["channel"], meta["ts"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
-    if not (_str(user) and _str(channel) and _str(ts)):
+    if not (_str(user) and _str(channel) and _str(ts) and 0 < ticket_id <= MAX_INT):
         return None
-    values = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-    note = (values.get(action_id) or {}).get("value")
+    values = _map(_map(_map(view.get("state")).get("values")).get(block_id))
+    note = _map(values.get(action_id)).get("value")
     return NoteSubmission(str(user), ticket_id, channel, ts, note if isinstance(note, str) else "")
