@@ -19,7 +19,7 @@ from bot.wiring import build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
 from tests.conftest import test_settings
 from tests.slack_fake import World as SlackWorld
-from tests.slack_fake import copy_database, dm, event_payload, slack_world
+from tests.slack_fake import copy_database, dm, event_payload, signed_headers, slack_world
 from tests.support import listening
 from tests.teams_fake import ALEX, message, teams_world
 from tests.test_console_support import BARE_HANDLER, FAST_HASHER, PASSWORD, Client, shared_router
@@ -353,4 +353,73 @@ async def test_odd_slack_payloads_are_refused_or_acknowledged_never_a_5xx(
         assert answer.status in (200, 400), (payload, answer)
     await slack.bot.settle()
     healthy = await slack.slack.session.get(slack.bot.url + "/healthz")
+    assert healthy.status == 200
+
+
+# -- a battery over every endpoint that reads a body ---------------------------------------------
+
+BODIES: list[bytes] = [
+    b"",
+    b"{",
+    DEEP,
+    DEEP_OBJECT,
+    b"\xff\xfe\x00x",
+    b"null",
+    b"[]",
+    b'"text"',
+    b"1e999999",
+    b'{"text": ' + b"1" * 5000 + b"}",
+    b'{"text": "vpn", "after": ' + b"9" * 400 + b"}",
+    b'{"type": "message", "text": {"a": [1, 2]}, "serviceUrl": 5}',
+    b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nb',
+    b"payload=%7B%7B%7B",
+    b"payload=" + b"%5B" * 5000,
+    b"email=%FF%FE&name=%00&password=" + b"p" * 2000,
+]
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=bogus-42",
+    "multipart/form-data",
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=bogus-42",
+    "text/plain",
+]
+
+
+async def test_no_malformed_body_to_any_endpoint_gets_a_5xx(slack: SlackWorld) -> None:
+    """Slack (signed), Teams (local mode on loopback), the web chat and the console sign-in."""
+    base = slack.bot.url
+    statuses: dict[str, int] = {}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(base + "/chat") as r:  # a guest chat session
+            assert r.status == 200
+        async with http.get(base + "/console/sign-in") as r:
+            assert r.status == 200
+        for path in (
+            "/slack/events",
+            "/api/messages",
+            "/chat/api/messages",
+            "/chat/api/new",
+            "/chat/session",
+            "/chat/sign-out",
+            "/console/sign-in",
+        ):
+            for body in BODIES:
+                for content_type in CONTENT_TYPES:
+                    headers = {"Content-Type": content_type}
+                    if path == "/slack/events":
+                        headers = signed_headers(body, **headers)
+                    async with http.post(base + path, data=body, headers=headers) as r:
+                        statuses[f"{path} {content_type} {body[:30]!r}"] = r.status
+        for after in ("9" * 30, "-1", "1e3", "", "٣", "0x10", "9" * 5000):
+            async with http.get(base + "/chat/api/messages", params={"after": after}) as r:
+                statuses[f"poll after={after[:20]}"] = r.status
+    failed = {what: status for what, status in statuses.items() if status >= 500}
+    assert failed == {}
+    for path in ("/slack/events", "/api/messages", "/chat/api/messages"):  # reached, and refused
+        assert statuses[f"{path} application/json b'[]'"] == 400, path
+        assert statuses[f"{path} application/json; charset=bogus-42 b'[]'"] == 415, path
+    assert len(statuses) >= 7 * len(BODIES) * len(CONTENT_TYPES)
+    healthy = await slack.slack.session.get(base + "/healthz")
     assert healthy.status == 200
