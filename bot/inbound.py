@@ -18,7 +18,7 @@ from aiohttp import web
 
 MAX_TEXT = 4000  # characters of one message the dialogue core reads
 MAX_ACTION = 200  # characters of a button's action
-MAX_ID = 256  # characters of an id from a platform (user, channel, conversation, event)
+MAX_ID = 200  # characters of an id from a platform: what the id columns hold
 MAX_JSON_DEPTH = 64  # nesting of a JSON body (Slack blocks and Teams cards stay well within)
 MAX_INT = 2**63 - 1  # the largest id the databases store (BIGINT)
 FIRST_DAY = date(2000, 1, 1)  # dates the console accepts in its filters

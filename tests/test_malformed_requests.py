@@ -245,8 +245,8 @@ async def test_signed_slack_payloads_of_the_wrong_shape_get_a_400_with_the_reaso
         (event_payload(dm(user, "hi") | {"text": {"a": 1}}), "event.text must be a string"),
         (event_payload(dm(user, "hi") | {"text": ["vpn"]}), "event.text must be a string"),
         (event_payload(dm(user, "x" * 900_000)), "event.text is longer than 40000 characters"),
-        (event_payload(dm(user, "hi") | {"user": "U" * (MAX_ID + 1)}), "event.user is longer"),
-        (event_payload(dm(user, "hi"), event_id="E" * (MAX_ID + 1)), "event_id is longer"),
+        (event_payload(dm(user, "hi") | {"user": "U" * 65}), "event.user is longer than 64"),
+        (event_payload(dm(user, "hi"), event_id="E" * 65), "event_id is longer than 64"),
         (event_payload(dm(user, "hi") | {"channel": 7}), "event.channel must be a string"),
     ]
     for payload, reason in cases:
@@ -289,6 +289,8 @@ async def test_teams_malformed_requests_and_unknown_invokes(demo_url: str) -> No
             ({"text": {"a": 1}}, b"text must be a string"),
             ({"text": "x" * 900_000}, b"text is longer than 40000"),
             ({"id": "x" * (MAX_ID + 1)}, b"id is longer"),
+            ({"from": ALEX.account() | {"aadObjectId": "a" * (MAX_ID + 1)}}, b"aadObjectId"),
+            ({"conversation": {"id": "c" * (MAX_ID + 1)}}, b"conversation.id is longer"),
         ]
         for changes, reason in broken:
             answer = await world.teams.send(message(ALEX, "hi") | changes)

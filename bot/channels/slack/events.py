@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.inbound import MAX_ID, MAX_INT
+from bot.inbound import MAX_INT
 
 # Message subtypes that carry a person's words; the rest are edits, joins, bot posts...
 USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -73,6 +73,7 @@ def _str(value: Any) -> bool:
 
 MAX_EVENT_TEXT = 40_000  # Slack's own limit for a message's text
 MAX_VALUE = 2000  # Slack's limit for a button's value
+MAX_SLACK_ID = 64  # Slack's ids (users, channels, timestamps, events) are far shorter
 
 
 def _id(value: Any, name: str, required: bool = True) -> str | None:
@@ -81,7 +82,7 @@ def _id(value: Any, name: str, required: bool = True) -> str | None:
         return None
     if not _str(value):
         return f"{name} must be a string"
-    return f"{name} is longer than {MAX_ID} characters" if len(value) > MAX_ID else None
+    return f"{name} is longer than {MAX_SLACK_ID} characters" if len(value) > MAX_SLACK_ID else None
 
 
 def _event_problem(event: Mapping[str, Any]) -> str | None:

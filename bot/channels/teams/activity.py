@@ -43,6 +43,9 @@ def malformed(body: Any) -> str | None:
             return f"no {key}.id"
         if len(part["id"]) > MAX_ID:
             return f"{key}.id is longer than {MAX_ID} characters"
+    aad = body["from"].get("aadObjectId")
+    if aad is not None and (not isinstance(aad, str) or len(aad) > MAX_ID):
+        return f"from.aadObjectId must be a string of at most {MAX_ID} characters"
     if isinstance(body.get("id"), str) and len(body["id"]) > MAX_ID:
         return f"id is longer than {MAX_ID} characters"
     text = body.get("text")
