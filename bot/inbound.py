@@ -67,38 +67,29 @@ def parse_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid("the body is not UTF-8") from None
-    _check_depth(text)
     try:
-        return json.loads(text)
-    except RecursionError:  # not reached after _check_depth; kept as a last guard
+        value = json.loads(text)
+    except RecursionError:  # far deeper than allowed: the parser gave up
         raise Invalid(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     except ValueError:
         raise Invalid("invalid JSON") from None
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        _check_depth(value)
+    return value
 
 
-def _check_depth(text: str) -> None:
-    """Refuse deep nesting before parsing it (the parser recurses). Brackets inside strings
-    count too, which can only over-count: a body that passes is within the limit."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise Invalid(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        elif ch in "]}":
-            depth -= 1
+def _check_depth(value: Any) -> None:
+    """Refuse parsed JSON nested deeper than MAX_JSON_DEPTH (what reads it later recurses),
+    level by level."""
+    level, depth = [value], 1
+    while level:
+        if depth > MAX_JSON_DEPTH:
+            raise Invalid(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        inner: list[Any] = []
+        for node in level:
+            items = node.values() if isinstance(node, dict) else node
+            inner += [c for c in items if isinstance(c, (dict, list))]
+        level, depth = inner, depth + 1
 
 
 async def read_json(request: web.Request) -> Any:
