@@ -74,14 +74,14 @@ def parse_json(raw: bytes) -> Any:
     except ValueError:
         raise Invalid("invalid JSON") from None
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
-        _check_depth(value)
+        check_depth(value)
     return value
 
 
-def _check_depth(value: Any) -> None:
+def check_depth(value: Any) -> None:
     """Refuse parsed JSON nested deeper than MAX_JSON_DEPTH (what reads it later recurses),
     level by level."""
-    level, depth = [value], 1
+    level, depth = [value] if isinstance(value, (dict, list)) else [], 1
     while level:
         if depth > MAX_JSON_DEPTH:
             raise Invalid(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")

@@ -256,6 +256,11 @@ async def test_signed_slack_payloads_of_the_wrong_shape_get_a_400_with_the_reaso
             answer = await slack.slack.payload(payload)
         assert answer.status == 400, (reason, answer.status, answer.body[:200])
         assert reason in answer.json()["error"], (reason, answer.body[:200])
+    nested: Any = "x"
+    for _ in range(MAX_JSON_DEPTH + 5):
+        nested = [nested]
+    deep_form = await slack.slack.payload({"type": "block_actions", "extra": nested})
+    assert deep_form.status == 400 and f"nested deeper than {MAX_JSON_DEPTH}" in deep_form.body
     deep = await slack.slack.signed(DEEP, "application/json")
     assert deep.status == 400 and f"nested deeper than {MAX_JSON_DEPTH}" in deep.body
     bogus = await slack.slack.signed(

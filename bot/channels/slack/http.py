@@ -20,7 +20,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 
 from bot.channels.slack.events import malformed
-from bot.inbound import Invalid, check_charset, parse_json
+from bot.inbound import Invalid, check_charset, check_depth, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def _readable(body: bytes, request: web.Request) -> AsyncBoltRequest:
         parsed = parse_body(text, request.content_type)
     except Exception:  # Bolt's parser: bad JSON in a form's payload, nesting, ...
         raise Invalid("unreadable body") from None
+    check_depth(parsed)  # a form's payload is JSON too
     problem = malformed(parsed)
     if problem is not None:
         raise Invalid(problem)
