@@ -176,3 +176,35 @@ def test_trusted_proxies_must_be_addresses() -> None:
     with pytest.raises(ValueError, match=r"DESKBOT_TRUSTED_PROXIES: 'proxy\.local'"):
         Settings(DESKBOT_TRUSTED_PROXIES="10.0.0.0/8, proxy.local")
     assert Settings(DESKBOT_TRUSTED_PROXIES=" 10.0.0.1,fd00::/8 ").trusted_proxies
+
+
+def test_counts_live_in_windows_and_a_success_takes_its_attempt_back(engine: Engine) -> None:
+    """The store itself, on SQLite and PostgreSQL, with a clock."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.console.sessions import SignInLimit
+    from bot.console.tables import sign_in_counts_table
+
+    now = [datetime(2026, 12, 2, 12, 0, tzinfo=UTC)]
+    limit = SignInLimit(engine, clock=lambda: now[0])
+    for _ in range(MAX_FAILURES_PER_NAME):
+        assert limit.begin("dana", "192.0.2.1").wait is None
+    assert limit.begin("dana", "192.0.2.1").wait == timedelta(minutes=15)
+    now[0] += timedelta(minutes=10)
+    assert limit.begin("dana", "192.0.2.1").wait == timedelta(minutes=5)
+    clean = limit.begin("dana", "192.0.2.2")
+    assert clean.wait is None and clean.delay == 1.0  # slowed, not refused
+    limit.succeeded("dana", "192.0.2.2")
+    assert limit.begin("dana", "192.0.2.1").wait == timedelta(minutes=5)  # its own pair
+    now[0] += timedelta(minutes=5, seconds=1)
+    fresh = limit.begin("dana", "192.0.2.1")
+    assert fresh.wait is None and fresh.delay == 0.0  # a new window
+    for _ in range(MAX_FAILURES_PER_NAME):  # a success from an address keeps none of its count
+        limit.begin("sam", "192.0.2.3")
+        limit.succeeded("sam", "192.0.2.3")
+    assert limit.begin("sam", "192.0.2.3").wait is None
+    now[0] += timedelta(hours=1)
+    limit.succeeded("sam", "192.0.2.3")  # also clears counts whose window is over
+    with engine.connect() as conn:
+        left = conn.execute(select(sign_in_counts_table.c.key)).scalars().all()
+    assert left == []

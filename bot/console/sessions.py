@@ -167,7 +167,8 @@ class SignInLimit:
         t = sign_in_counts_table
         now = self._clock()
         with self.engine.begin() as conn:
-            conn.execute(delete(t).where(t.c.key.in_((pair, by_name))))
+            for key in (pair, by_name):  # one by one, in begin's lock order: no deadlocks
+                conn.execute(delete(t).where(t.c.key == key))
             _take_back(conn, by_address)
         with self.engine.begin() as conn:  # expired counts, skipping any in use right now
             stale = (
