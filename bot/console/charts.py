@@ -13,7 +13,6 @@ from html import escape
 WIDTH = 640
 BAR_HEIGHT = 18
 LABEL_LINE = 16  # a bar's label, on the line above it
-LABEL_CHARS = 72  # at most 8.5 px a character at 12 px: within the width
 PALETTE = ("#1f5fbf", "#0b6b3a", "#a34a00", "#6a3fb5")
 
 
@@ -26,6 +25,31 @@ def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> str:
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>'
         f'<desc id="{escape(chart_id)}-desc">{escape(desc)}</desc>'
     )
+
+
+def _width(text: str) -> float:
+    """An upper bound of the width of `text` at 12 px in a sans-serif font (DejaVu Sans's
+    widest glyphs in each class), so that text cut to it always fits."""
+    total = 0.0
+    for c in text:
+        if c in "WM@%mw":
+            total += 12.5
+        elif c.isupper() or c.isdigit() or not c.isascii():
+            total += 10.0
+        elif c in "iljtfr .,:;'!|":
+            total += 5.0
+        else:
+            total += 8.0
+    return total
+
+
+def fit(text: str, room: float) -> str:
+    """`text`, cut short with an ellipsis where it would run past `room` pixels."""
+    if _width(text) <= room:
+        return text
+    while text and _width(text) + 12.5 > room:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> str:
@@ -43,7 +67,7 @@ def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> 
     for i, (label, value) in enumerate(items):
         y = 4 + i * row
         width = max(bar_space * value / top, 1 if value else 0)
-        short = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+        short = fit(label, WIDTH - 10)
         bar_y = y + LABEL_LINE
         parts.append(
             f'<text x="0" y="{y + 12}">{escape(short)}</text>'
