@@ -14,6 +14,7 @@ from bot.cli.common import (
     err,
     kb_app,
     out,
+    plain,
     report_problems,
     settings,
     setup_logging,
@@ -35,7 +36,7 @@ def kb_import(
     result = load_path(path)
     report_problems(result.problems)
     if not result.ok:
-        err.print(f"[red]{len(result.errors)} error(s): nothing was imported.[/red]")
+        err.print(f"{len(result.errors)} error(s): nothing was imported.", style="red")
         raise typer.Exit(1)
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
@@ -70,7 +71,7 @@ def kb_check(
     errors = sum(p.severity is Severity.ERROR for p in problems)
     warnings = len(problems) - errors
     out.print(
-        f"{target}: {len(result.articles)} article(s), {errors} error(s), {warnings} warning(s)"
+        f"{plain(target)}: {len(result.articles)} article(s), {errors} error(s), {warnings} warning(s)"
     )
     if errors:
         raise typer.Exit(1)
@@ -104,8 +105,9 @@ def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
     unanswerable = sum(not q.answerable for q in queries)
     if unanswerable < max(5, len(queries) // 20):
         err.print(
-            f"[yellow]{name}: only {unanswerable} of {len(queries)} questions have no answering "
-            "article; add unanswerable questions or the threshold cannot learn to refuse.[/yellow]"
+            f"{plain(name)}: only {unanswerable} of {len(queries)} questions have no answering "
+            "article; add unanswerable questions or the threshold cannot learn to refuse.",
+            style="yellow",
         )
 
 
@@ -127,7 +129,7 @@ def kb_calibrate(
     try:
         queries = load_queries(queries_file)
     except QueryFileError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     warn_if_one_sided(queries, str(queries_file))
     engine = wiring.database(config)
@@ -140,7 +142,7 @@ def kb_calibrate(
             kb, queries, target_precision or config.target_precision, source=str(queries_file)
         )
     except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     kb.use_calibration(calibration, persist=True)
     if write is not None:
