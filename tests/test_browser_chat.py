@@ -11,6 +11,7 @@ import pytest
 from bot.wiring import build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
 from tests.browser import ARGS, CHROMIUM, SHOTS
+from tests.clock import CLOCK
 from tests.conftest import test_settings
 from tests.support import listening
 
@@ -23,7 +24,9 @@ pytestmark = [
 @pytest.fixture
 async def chat_url(demo_url: str) -> AsyncIterator[str]:
     settings = test_settings(demo_url)
-    runtime = build(settings, demo=True, embedder=HashEmbedder(), background=False)
+    runtime = build(
+        settings, demo=True, embedder=HashEmbedder(), background=False, today=CLOCK.today
+    )
     prepare_knowledge(settings, runtime.services, import_path=False)
     async with listening(runtime.app) as url:
         yield url

@@ -11,6 +11,7 @@ from bot.dialogue.messages import Identity
 from bot.dialogue.relay import Relay
 from bot.dialogue.turns import Turns
 from handoff.tickets import EventKind, Status
+from tests.clock import CLOCK
 from tests.support import ChatBot
 
 
@@ -242,7 +243,9 @@ async def test_restart_mid_conversation_loses_nothing(bot: ChatBot, demo_url: st
     from retrieval.embedding import HashEmbedder
     from tests.conftest import test_settings
 
-    services = wiring.services(test_settings(demo_url), make_engine(demo_url), HashEmbedder())
+    services = wiring.services(
+        test_settings(demo_url), make_engine(demo_url), HashEmbedder(), today=CLOCK.today
+    )
     wiring.warm_up(services)
     restarted = replace(bot, turns=Turns(services), relay=Relay(services), services=services)
     await restarted.press("not_helpful")  # the pending answer survived the restart

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import demo_data
 from bot.db import make_engine, migrate
 from bot.evaluation import NoRequests, evaluate
 from bot.redaction import redact_text
@@ -22,8 +23,8 @@ from retrieval.confidence import Calibration
 from retrieval.embedding import SentenceEmbedder
 from retrieval.evaluation import load_queries
 from retrieval.knowledge import KnowledgeBase
-from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
+from tests.clock import CLOCK
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parent / "data"
@@ -39,8 +40,9 @@ def demo_kb(
         KnowledgeStore(engine),
         real_embedder,
         Calibration.from_json(DEFAULT_CALIBRATION.read_text()),
+        clock=CLOCK.today,
     )
-    kb.import_articles(load_path(DEMO_KB_PATH).articles)
+    kb.import_articles(demo_data.load_articles(DEMO_KB_PATH, CLOCK.today()).articles)
     yield kb
     engine.dispose()
 
