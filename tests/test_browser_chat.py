@@ -44,7 +44,7 @@ async def test_ask_answer_not_helpful_handoff(chat_url: str) -> None:
         await page.get_by_role("button", name="Alex Morgan").click()
         await expect(page.get_by_text("Signed in as Alex Morgan")).to_be_visible()
 
-        await page.get_by_label("Your message").fill("how do I connect to the VPN from home")
+        await page.get_by_label("Your message").fill("how can I use the VPN at home")
         await page.get_by_role("button", name="Send").click()
         answer = page.locator("li.msg.bot").filter(has=page.locator(".source")).last
         await expect(answer).to_be_visible()

@@ -112,7 +112,7 @@ async def test_conversation_view_shows_the_case_redacted(demo_url: str) -> None:
         user = WebChatUser(server.base)
         try:
             await user.open()
-            await user.say("how do I connect to the VPN from home")
+            await user.say("how can I use the VPN at home")
             async with user.http.post(
                 server.base + "/chat/api/messages", json={"action": "not_helpful"}
             ) as r:
@@ -132,7 +132,7 @@ async def test_conversation_view_shows_the_case_redacted(demo_url: str) -> None:
         assert "not helpful" in text  # feedback
         assert "809" in text  # a fact and a transcript line
         assert "Winter2024" not in text  # redacted before it was stored
-        assert "how do I connect to the VPN from home" in text
+        assert "how can I use the VPN at home" in text
         assert ("dana", "viewed", ticket.number) in [r[:3] for r in audit_rows(server)]
 
 
@@ -285,7 +285,7 @@ async def test_notes_resolve_and_hand_back(demo_url: str) -> None:
                 base = f"/console/tickets/{ticket.id}"
                 await agent.get(base)
                 # a reply before claiming is refused
-                response = await agent.post(base + "/reply", {"text": "hello?"})
+                response = await agent.post(base + "/reply", {"text": "Hello, still there?"})
                 assert "done=not_yours" in response.headers["Location"]
                 await agent.post(base + "/claim")
                 await agent.get(base)
@@ -302,7 +302,7 @@ async def test_notes_resolve_and_hand_back(demo_url: str) -> None:
                 back = await user.poll()
                 assert "handed you back" in back[-1]["text"]
                 # the conversation is with the assistant again
-                answered = await user.say("how do I connect to the VPN from home")
+                answered = await user.say("how can I use the VPN at home")
                 assert any(m["reply"] and m["reply"]["kind"] == "answer" for m in answered)
                 # claim again and resolve with a note
                 await agent.get(base)

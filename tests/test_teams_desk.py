@@ -39,7 +39,7 @@ from tests.teams_fake import (
     words,
 )
 
-VPN = "how do I connect to the VPN from home"
+VPN = "how can I use the VPN at home"
 
 
 @pytest.fixture(scope="module")

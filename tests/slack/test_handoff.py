@@ -165,7 +165,7 @@ async def test_resolving_with_a_note_hands_the_employee_back(world: World) -> No
     # the employee confirms, and the assistant answers again
     thanks = await world.press(alex, back, "solved")
     assert wording.SOLVED_THANKS in texts(thanks)
-    answer = await world.dm(alex, "how do I connect to the VPN from home")
+    answer = await world.dm(alex, "how can I use the VPN at home")
     assert "vpn-install-connect" in texts(answer) and wording.AUTOMATED_LABEL in texts(answer)
 
 
@@ -333,7 +333,7 @@ async def test_two_replicas_share_claims_and_deliveries(
             one, two = first.sender(session), second.sender(session)
 
             # the same event delivered to both replicas is answered once
-            event = dm("USAM", "how do I connect to the VPN from home")
+            event = dm("USAM", "how can I use the VPN at home")
             answers = await asyncio.gather(one.event(event, "EvBOTH"), two.event(event, "EvBOTH"))
             assert [a.status for a in answers] == [200, 200]
             await asyncio.gather(first.settle(), second.settle())
