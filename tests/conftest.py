@@ -124,7 +124,31 @@ def pg_engine(pg_database: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+ON_POSTGRES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+PG_FIXTURES = {"pg_database", "pg_engine"}
+
+
+def uses_postgres(item: pytest.Item) -> bool:
+    """A PostgreSQL fixture, or the "postgres" side of a fixture run on both databases."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(PG_FIXTURES & fixtures) or any(p == "postgres" for p in params)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on PostgreSQL says so with the `postgres` marker (`-m postgres` runs them
+    all, `-m "not postgres"` none): a test that reaches PostgreSQL without it is an error."""
+    unmarked = [
+        i.nodeid for i in items if uses_postgres(i) and i.get_closest_marker("postgres") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "PostgreSQL tests without the postgres marker: " + ", ".join(unmarked)
+        )
+
+
+@pytest.fixture(params=ON_POSTGRES)
 def engine(request: pytest.FixtureRequest) -> Engine:
     """Both engines: storage behaviour must not depend on the database."""
     name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"

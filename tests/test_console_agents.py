@@ -248,23 +248,11 @@ async def test_two_replicas_on_postgres_claim_at_once_one_wins(
     async with serve(pg_database) as first, serve(pg_database) as second:
         first.add("agent-0", Role.AGENT, "Agent 0")
         first.add("agent-1", Role.AGENT, "Agent 1")
-        for n in range(3):
-            # numbered explicitly: see the report on TicketStore.create's placeholder number
-            ticket = first.services.tickets.create(
-                NewTicket(
-                    "user_request",
-                    "normal",
-                    "general",
-                    "Race",
-                    "Race",
-                    "a@example.com",
-                    "web",
-                    number=f"REQ-RACE-{n}",
-                )
-            )
-            outcomes = await _race([first, second], ticket.id)
+        for n in range(3):  # handed off through the dialogue core, on PostgreSQL
+            ticket_id = await (first, second)[n % 2].handed_off(conversation=f"race-{n}")
+            outcomes = await _race([first, second], ticket_id)
             assert sorted(outcomes) == ["claim_lost", "claimed"]
-            assert first.services.tickets.get(ticket.id).claimed_by == (
+            assert first.services.tickets.get(ticket_id).claimed_by == (
                 f"Agent {outcomes.index('claimed')}"
             )
 
