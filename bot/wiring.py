@@ -12,7 +12,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,7 +51,6 @@ from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, SentenceEmbedder
 from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
-from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
 
 if TYPE_CHECKING:
@@ -85,9 +84,10 @@ def knowledge_base(
     embedder_: Embedder | None = None,
     *,
     store_engine: Engine | None = None,
+    today: Callable[[], date] = date.today,
 ) -> KnowledgeBase:
     """A knowledge base on `store_engine` (default: the main database) that caches vectors
-    in the main database."""
+    in the main database; `today` is the day articles are judged on (overdue or not)."""
     vectors = KnowledgeStore(engine)
     store = KnowledgeStore(store_engine) if store_engine is not None else vectors
     return KnowledgeBase(
@@ -96,6 +96,7 @@ def knowledge_base(
         default_calibration(settings),
         vector_store=vectors,
         threshold_override=settings.confidence_threshold,
+        clock=today,
     )
 
 
@@ -113,12 +114,14 @@ def services(
     *,
     requests: Requests | None = None,
     clock: Callable[[], datetime] | None = None,
+    today: Callable[[], date] = date.today,
 ) -> Services:
     """Everything the dialogue core needs, on one database. `requests` is what the status
-    flow reads (deskbot's own tickets unless given); `clock` is the outbox's."""
+    flow reads (deskbot's own tickets unless given); `clock` is the outbox's; `today` is the
+    knowledge base's day."""
     single_threaded_blas()
     emb = embedder_ or embedder(settings)
-    kb = knowledge_base(settings, engine, emb)
+    kb = knowledge_base(settings, engine, emb, today=today)
     tickets = TicketStore(engine)
     router = Router.from_file(emb)
     policy = Policy(router, kb, requests or TicketRequests(tickets))
@@ -173,12 +176,13 @@ def build(
     background: bool = True,
     system: TicketSystem | None = None,
     clock: Callable[[], datetime] | None = None,
+    today: Callable[[], date] = date.today,
 ) -> Runtime:
     """The whole server, with every configured channel and desk registered. Tests pass a fake
     `embedder`, `background=False` to run the outbox and the ITSM poller by hand
     (`await services.outbox.deliver_due()`, `await runtime.itsm.poller.poll()`), a ticket
     `system` connected with their own timing instead of the one the settings name, and the
-    `clock` of the outbox and the poll lease."""
+    `clock` of the outbox and the poll lease, and the knowledge base's `today`."""
     # imported here, so the commands that never serve do not load the Slack and Teams SDKs
     from bot.channels.slack import channel as slack_channel
     from bot.channels.teams import channel as teams_channel
@@ -186,7 +190,7 @@ def build(
     engine = database(settings)
     system = system or ticket_system(settings)
     requests = ItsmRequests(system, TicketStore(engine)) if system is not None else None
-    s = services(settings, engine, embedder, requests=requests, clock=clock)
+    s = services(settings, engine, embedder, requests=requests, clock=clock, today=today)
     turns, relay = Turns(s), Relay(s)
     runtime = Runtime(settings, s, turns, relay, create_app(s))
     secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
@@ -305,7 +309,7 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
     kb = services.knowledge
     kb.load()
     if import_path or not kb.articles():
-        loaded = load_path(settings.kb_path)
+        loaded = demo_data.load_articles(settings.kb_path, kb.clock())
         if not loaded.ok:
             raise SystemExit("\n".join(str(p) for p in loaded.errors))
         report = kb.import_articles(loaded.articles)

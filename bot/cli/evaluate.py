@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bot import wiring
+from bot import demo_data, wiring
 from bot.cli.common import (
     app,
     embedding_progress,
@@ -30,7 +31,6 @@ from retrieval.evaluation import (
     unknown_ids,
     without,
 )
-from retrieval.loader import load_path
 
 
 @app.command("eval")
@@ -98,7 +98,7 @@ def eval_command(
     engine = wiring.database(config)
     embedder = wiring.embedder(config)
     if kb_path is not None:
-        loaded = load_path(kb_path)
+        loaded = demo_data.load_articles(kb_path, date.today())
         if not loaded.ok:
             report_problems(loaded.errors)
             raise typer.Exit(1)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot import wiring
+from bot import demo_data, wiring
 from bot.cli.common import (
     embedding_progress,
     err,
@@ -23,7 +23,7 @@ from bot.db import make_engine, migrate
 from bot.evaluation import calibration_summary
 from bot.settings import Settings
 from retrieval.evaluation import LabeledQuery, QueryFileError, load_queries
-from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems, load_path
+from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems
 
 
 @kb_app.command("import")
@@ -33,7 +33,8 @@ def kb_import(
     """Import articles (added, edited or retired); nothing is imported if any file has an error."""
     setup_logging()
     config = settings()
-    result = load_path(path)
+    today = date.today()
+    result = demo_data.load_articles(path, today)
     report_problems(result.problems)
     if not result.ok:
         err.print(f"{len(result.errors)} error(s): nothing was imported.", style="red")
@@ -44,7 +45,7 @@ def kb_import(
     with progress:
         kb.load(progress=advance)  # type: ignore[arg-type]
         report = kb.import_articles(result.articles, progress=advance)  # type: ignore[arg-type]
-    report_problems(lifecycle_problems(result.articles, date.today()))
+    report_problems(lifecycle_problems(result.articles, today))
     out.print(
         f"imported {len(result.articles)} article(s): {len(report.added)} added, "
         f"{len(report.updated)} updated ({len(report.retired)} retired), "
@@ -63,8 +64,9 @@ def kb_check(
     setup_logging()
     config = settings()
     target = path or config.kb_path
-    result = load_path(target)
-    problems = [*result.problems, *lifecycle_problems(result.articles, date.today())]
+    today = date.today()
+    result = demo_data.load_articles(target, today)
+    problems = [*result.problems, *lifecycle_problems(result.articles, today)]
     if result.ok and result.articles:
         problems += near_duplicate_warnings(config, result, duplicates)
     report_problems(problems)
