@@ -14,6 +14,7 @@ def all_metadata() -> list[MetaData]:
     from bot.dialogue.conversations import metadata as bot_metadata
     from handoff.itsm.polls import polls_table  # noqa: F401 - registers the poll cursors
     from handoff.outbox import outbox_table  # noqa: F401 - registers the outbox table
+    from handoff.pacing import pacing_table  # noqa: F401 - registers the shared pacing
     from handoff.tickets import metadata as handoff_metadata
     from retrieval.store import metadata as retrieval_metadata
 

@@ -62,9 +62,12 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIBRATION = Path(__file__).parent / "demo" / "calibration.json"
 
 
-def database(settings: Settings) -> Engine:
+def database(settings: Settings, *, migrate_schema: bool = True) -> Engine:
+    """The engine; the schema migrated first unless the caller checked it is current
+    (`deskbot serve` leaves migrating to `deskbot migrate`)."""
     engine = make_engine(settings.database_url)
-    migrate(engine)
+    if migrate_schema:
+        migrate(engine)
     return engine
 
 
@@ -177,17 +180,19 @@ def build(
     system: TicketSystem | None = None,
     clock: Callable[[], datetime] | None = None,
     today: Callable[[], date] = date.today,
+    migrate_schema: bool = True,
 ) -> Runtime:
     """The whole server, with every configured channel and desk registered. Tests pass a fake
     `embedder`, `background=False` to run the outbox and the ITSM poller by hand
     (`await services.outbox.deliver_due()`, `await runtime.itsm.poller.poll()`), a ticket
     `system` connected with their own timing instead of the one the settings name, and the
-    `clock` of the outbox and the poll lease, and the knowledge base's `today`."""
+    `clock` of the outbox and the poll lease, and the knowledge base's `today`;
+    `migrate_schema=False` when the caller checked the schema is current."""
     # imported here, so the commands that never serve do not load the Slack and Teams SDKs
     from bot.channels.slack import channel as slack_channel
     from bot.channels.teams import channel as teams_channel
 
-    engine = database(settings)
+    engine = database(settings, migrate_schema=migrate_schema)
     system = system or ticket_system(settings)
     requests = ItsmRequests(system, TicketStore(engine)) if system is not None else None
     s = services(settings, engine, embedder, requests=requests, clock=clock, today=today)

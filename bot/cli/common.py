@@ -38,7 +38,26 @@ def plain(text: object) -> str:
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings, or one line per wrong one and exit 2 (never a traceback: the values may
+    be secrets, and the operator needs the name, not pydantic's internals)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            message = str(error["msg"]).removeprefix("Value error, ")
+            name = ".".join(str(part) for part in error["loc"])
+            if name and name not in message:
+                message = f"{name}: {message}"
+            fail_line(message)
+        raise typer.Exit(2) from None
+
+
+def fail_line(message: str) -> None:
+    """One line for the operator on stderr, printed as is (URLs, names and values are neither
+    wrapped nor read as markup)."""
+    err.print(message, soft_wrap=True, highlight=False, markup=False)
 
 
 def setup_logging(level: int = logging.WARNING) -> None:

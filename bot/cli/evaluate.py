@@ -111,7 +111,7 @@ def eval_command(
         configured.load()
         articles = configured.articles()
         if not articles:  # a fresh database: the configured articles are still on disk
-            loaded = load_path(config.kb_path)
+            loaded = demo_data.load_articles(config.kb_path, date.today())
             if not loaded.ok:
                 report_problems(loaded.errors)
                 raise typer.Exit(1)
