@@ -47,3 +47,45 @@ async def test_requests_queued_during_a_call_go_together_and_dropped_ones_are_sk
     finally:
         embedder.release.set()
         encoder.close()
+
+
+class SurrogateRefusingEmbedder(HashEmbedder):
+    """Fails a whole batch when any text holds a lone surrogate, as the model's tokenizer does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.batches.append(list(texts))
+        if len(self.batches) == 1:
+            self.started.set()
+            self.release.wait(5)
+        for text in texts:
+            text.encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+        return super().encode(texts)
+
+
+async def test_one_bad_input_fails_only_its_own_caller_in_a_shared_batch() -> None:
+    embedder = SurrogateRefusingEmbedder()
+    encoder = BatchingEncoder(embedder)
+    good = [f"how do I connect to the VPN from home {n}" for n in range(20)]
+    try:
+        first = asyncio.ensure_future(encoder.encode("warm"))
+        await asyncio.to_thread(embedder.started.wait, 5)
+        # 20 good questions and one bad queue up behind the first call: one batch of 21
+        calls = [asyncio.ensure_future(encoder.encode(t)) for t in [*good[:10], "\ud83d vpn"]]
+        calls += [asyncio.ensure_future(encoder.encode(t)) for t in good[10:]]
+        embedder.release.set()
+        results = await asyncio.gather(first, *calls, return_exceptions=True)
+        assert len(embedder.batches[1]) == 21  # they did share a batch
+        failures = [r for r in results if isinstance(r, BaseException)]
+        assert len(failures) == 1 and isinstance(failures[0], UnicodeEncodeError)
+        assert isinstance(results[11], UnicodeEncodeError)  # the bad one's own caller
+        vectors = [r for r in results[1:] if not isinstance(r, BaseException)]
+        assert np.allclose(np.vstack(vectors), HashEmbedder().encode(good))
+    finally:
+        embedder.release.set()
+        encoder.close()

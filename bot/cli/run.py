@@ -28,7 +28,7 @@ def serve_command(
     runtime = build(settings(), host=host)
     prepare_knowledge(runtime.settings, runtime.services, import_path=import_kb)
     out.print(f"deskbot is listening on http://{host}:{port}/chat")
-    asyncio.run(serve(runtime, host, port))
+    asyncio.run(serve(runtime, host, port, signals=True))
 
 
 @app.command("demo")
@@ -51,7 +51,7 @@ def demo_command(
     out.print(f"Console: [bold]http://127.0.0.1:{port}/console[/bold], sign in as")
     for name, role, password in demo_accounts(AccountStore(runtime.services.tickets.engine)):
         out.print(f"  {role}: name [bold]{name}[/bold], password [bold]{password}[/bold]")
-    asyncio.run(serve(runtime, "127.0.0.1", port))
+    asyncio.run(serve(runtime, "127.0.0.1", port, signals=True))
 
 
 @app.command("chat")

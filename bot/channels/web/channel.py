@@ -19,7 +19,10 @@ from aiohttp import web
 from bot.channels.web.sessions import ChatSession, Signer
 from bot.channels.web.templates import render
 from bot.demo_data import DemoUser
+from bot.dialogue import wording
 from bot.dialogue.conversations import ConversationStore, StoredMessage
+from bot.dialogue.faults import transient
+from bot.dialogue.inbox import Entry
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
 
@@ -41,7 +44,10 @@ class WebChannel:
     identity_header: str | None = None
     secure_cookies: bool = False
 
+    reply_seconds: float = 20.0  # how long a post waits for its turn before "kept"
+
     def mount(self, app: web.Application) -> None:
+        self.turns.s.inbox.register(CHANNEL, self.resume)
         app.router.add_get("/", _home)
         app.router.add_static("/static", STATIC, append_version=False)
         app.router.add_get("/chat", self.page)
@@ -150,12 +156,33 @@ class WebChannel:
         if not text.strip() and not action:
             raise web.HTTPBadRequest(text="Empty message.")
         identity = Identity(session.user_id, session.email, session.name)
-        await self.turns.handle(
-            IncomingMessage(
-                CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
-            )
+        message = IncomingMessage(
+            CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
         )
-        return web.json_response({"messages": await self._since(session, after)})
+        inbox = self.turns.s.inbox
+        accepted = await inbox.receive(message)
+        if accepted is None or accepted.entry is None:
+            return self._kept(accepted is None)
+        entry = accepted.entry
+        replies = await inbox.process(
+            entry, self.turns.handle(entry.message, entry), within=self.reply_seconds
+        )
+        if replies is None:  # in the inbox, answered once the database is back
+            return self._kept(True)
+        try:
+            return web.json_response({"messages": await self._since(session, after)})
+        except Exception as exc:
+            if transient(exc):
+                return self._kept(False)
+            raise
+
+    def _kept(self, kept: bool) -> web.Response:
+        """The message is safe but not answered yet: the answer reaches the transcript later."""
+        return web.json_response({"messages": [], "kept": kept, "notice": wording.KEPT})
+
+    async def resume(self, entry: Entry) -> None:
+        """A post taken over from another process or the spool: the browser polls for it."""
+        await self.turns.handle(entry.message, entry)
 
     async def poll(self, request: web.Request) -> web.Response:
         session = self._api_session(request)
@@ -163,7 +190,15 @@ class WebChannel:
             after = int(request.query.get("after", "0"))
         except ValueError:
             raise web.HTTPBadRequest(text="'after' must be a message id.") from None
-        return web.json_response({"messages": await self._since(session, after)})
+        try:
+            messages = await self._since(session, after)
+        except Exception as exc:
+            if transient(exc):
+                raise web.HTTPServiceUnavailable(
+                    text="Temporarily unavailable; try again.", headers={"Retry-After": "5"}
+                ) from None
+            raise
+        return web.json_response({"messages": messages})
 
     async def new_conversation(self, request: web.Request) -> web.Response:
         session = self._api_session(request)
