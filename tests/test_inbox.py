@@ -17,7 +17,7 @@ from bot import wiring
 from bot.db import make_engine
 from bot.dialogue.cleaning import clean
 from bot.dialogue.conversations import messages_table
-from bot.dialogue.inbox import DONE, PENDING, REJECTED, AlreadyHandled, Inbox, inbox_table
+from bot.dialogue.inbox import ANSWERED, DONE, PENDING, REJECTED, AlreadyHandled, Inbox, inbox_table
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.spool import rejected, spool, spool_entry
 from bot.dialogue.turns import Turns
@@ -194,7 +194,27 @@ async def test_a_redelivery_after_the_receiver_died_is_answered_once(
     engine = live.s.conversations.engine
     assert answered == 5
     assert [user_lines(engine, f"{VPN} #{n}") for n in range(5)] == [1] * 5
-    assert {r["state"] for r in rows(engine)} == {DONE}
+    # saved, and the replies kept with the row until the channel says they left
+    assert {r["state"] for r in rows(engine)} == {ANSWERED}
+
+
+async def test_replies_saved_by_a_process_that_died_before_sending_them_are_sent_not_redone(
+    replicas: Callable[..., Turns],
+) -> None:
+    dead, live = replicas("dead", lease=0.3), replicas("live", lease=0.3)
+    live.s.inbox.register("teams", lambda entry: asyncio.sleep(0))
+    first = IncomingMessage("teams", "conv-x", ALEX, VPN, message_id="act-x")
+    entry = dead.s.inbox.accept(first).entry
+    assert entry is not None
+    replies = await dead.handle(entry.message, entry)  # saved; then kill -9 before sending
+    await asyncio.sleep(0.4)
+    (taken,) = live.s.inbox.claim_due()
+    assert taken.replies is not None
+    assert [r.text for r in taken.replies] == [r.text for r in replies]
+    live.s.inbox.sent(taken)
+    engine = live.s.conversations.engine
+    assert [r["state"] for r in rows(engine)] == [DONE] and user_lines(engine, VPN) == 1
+    assert live.s.inbox.accept(first).entry is None  # a later redelivery: nothing left to do
 
 
 async def test_a_delivery_counts_as_handled_only_once_its_turn_is_committed(

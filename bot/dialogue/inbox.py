@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,14 +46,17 @@ from bot.db import aware
 from bot.dialogue.cleaning import clean
 from bot.dialogue.conversations import metadata, utc_now
 from bot.dialogue.faults import transient
-from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.dialogue.spool import replay, spool_entry
 from bot.failures import log_failure
 from bot.redaction import redact
 
 log = logging.getLogger(__name__)
 
-PENDING, DONE, REJECTED = "pending", "done", "rejected"
+# pending: its turn is not saved yet; answered: the turn is saved, its replies not yet sent;
+# done: replies sent (or nothing to send); rejected: can never be processed
+PENDING, ANSWERED, DONE, REJECTED = "pending", "answered", "done", "rejected"
+OPEN = (PENDING, ANSWERED)  # rows a process holds, and takes over when the lease lapses
 MAX_ATTEMPTS = 8  # a row that fails this often, not for the database being away, is rejected
 T = TypeVar("T")
 KEEP_DONE = timedelta(days=7)  # a delivery retried later than this would be processed again
@@ -66,6 +69,7 @@ inbox_table = Table(
     # the channel's delivery id (Slack event id, Teams activity) or one of our own
     Column("key", String(200), nullable=False),
     Column("message", JSON, nullable=False),  # cleaned and redacted, see `_encode`
+    Column("replies", JSON, nullable=True),  # the saved turn's replies, until they are sent
     Column("state", String(16), nullable=False),
     Column("owner", String(64), nullable=True),
     Column("lease_until", DateTime(timezone=True), nullable=False),
@@ -98,6 +102,7 @@ class Entry:
     kinds: frozenset[str]  # what redaction removed
     extra: Mapping[str, Any] = field(default_factory=dict)  # the channel's own, e.g. a preface
     attempts: int = 1
+    replies: tuple[Reply, ...] | None = None  # the turn is saved: only these are left to send
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,7 @@ def _entry(row: Row[Any]) -> Entry:
         data.get("message_id"),
         data.get("reference") or {},
     )
+    replies = m["replies"]
     return Entry(
         m["id"],
         m["key"],
@@ -151,6 +157,7 @@ def _entry(row: Row[Any]) -> Entry:
         frozenset(data.get("kinds") or ()),
         data.get("extra") or {},
         m["attempts"],
+        None if m["state"] != ANSWERED else tuple(Reply.from_dict(r) for r in replies or ()),
     )
 
 
@@ -177,6 +184,7 @@ class Inbox:
         self._handlers: dict[str, Handler] = {}
         self._running: set[asyncio.Future[Any]] = set()
         self._held: set[int] = set()  # rows being worked on here, whose leases `run` renews
+        self._polled: set[str] = set()
         self.accepting_work = True  # False while draining: no rows are taken over
 
     # -- writing and holding rows ---------------------------------------------------------------
@@ -259,7 +267,7 @@ class Inbox:
         t = inbox_table
         with self.engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.channel == channel, t.c.key == key)).first()
-        if row is None or row.state != PENDING or aware(row.lease_until) > self.now():
+        if row is None or row.state not in OPEN or aware(row.lease_until) > self.now():
             return None
         return self._claim(row)
 
@@ -271,7 +279,7 @@ class Inbox:
                 update(t)
                 .where(
                     t.c.id == row.id,
-                    t.c.state == PENDING,
+                    t.c.state == row.state,
                     t.c.lease_until <= now,  # not renewed meanwhile
                     t.c.attempts == row.attempts,  # nor taken by another process
                 )
@@ -287,22 +295,40 @@ class Inbox:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(t)
-                .where(t.c.state == PENDING, t.c.lease_until <= self.now())
+                .where(t.c.state.in_(OPEN), t.c.lease_until <= self.now())
                 .order_by(t.c.id)
                 .limit(limit)
             ).all()
         return [e for row in rows if row.channel in self._handlers and (e := self._claim(row))]
 
-    def finish(self, conn: Connection, entry: Entry) -> None:
-        """Mark the row done as part of the transaction that saves its turn."""
+    def finish(self, conn: Connection, entry: Entry, replies: Sequence[Reply] = ()) -> None:
+        """Mark the row handled as part of the transaction that saves its turn, with the
+        replies still to send (none for a channel whose clients read the transcript): if this
+        process dies before sending them, the process that takes the row over sends them."""
         t = inbox_table
+        to_send = (
+            [r.to_dict() for r in replies] if entry.message.channel not in self._polled else []
+        )
+        values: dict[str, Any] = {"state": ANSWERED, "replies": to_send, "error": None}
+        if not to_send:
+            values.update(state=DONE, owner=None, done_at=self.now())
         done = conn.execute(
             update(t)
             .where(t.c.id == entry.id, t.c.state == PENDING, t.c.owner == self.owner)
-            .values(state=DONE, owner=None, done_at=self.now(), error=None)
+            .values(values)
         ).rowcount
         if done != 1:
             raise AlreadyHandled(entry.key)
+
+    def sent(self, entry: Entry) -> None:
+        """The turn's replies left (or went to the outbox): the row is done."""
+        t = inbox_table
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.id == entry.id, t.c.state == ANSWERED)
+                .values(state=DONE, owner=None, done_at=self.now(), replies=None)
+            )
 
     def reject(self, entry: Entry, reason: str) -> None:
         """A row that can never be processed: kept for the record, never retried."""
@@ -317,7 +343,7 @@ class Inbox:
     def hand_back(self, entry: Entry | None = None) -> int:
         """Release one row (or every row this process holds) for any process to take now."""
         t = inbox_table
-        where = [t.c.state == PENDING, t.c.owner == self.owner]
+        where = [t.c.state.in_(OPEN), t.c.owner == self.owner]
         if entry is not None:
             where.append(t.c.id == entry.id)
         with self.engine.begin() as conn:
@@ -337,7 +363,7 @@ class Inbox:
             return int(
                 conn.execute(
                     update(t)
-                    .where(t.c.state == PENDING, t.c.owner == self.owner, t.c.id.in_(held))
+                    .where(t.c.state.in_(OPEN), t.c.owner == self.owner, t.c.id.in_(held))
                     .values(lease_until=self.now() + self.lease)
                 ).rowcount
             )
@@ -347,21 +373,25 @@ class Inbox:
         with self.engine.begin() as conn:
             return int(
                 conn.execute(
-                    delete(t).where(t.c.state != PENDING, t.c.done_at < self.now() - KEEP_DONE)
+                    delete(t).where(t.c.state.not_in(OPEN), t.c.done_at < self.now() - KEEP_DONE)
                 ).rowcount
             )
 
     def pending(self) -> int:
         t = inbox_table
         with self.engine.connect() as conn:
-            return len(conn.execute(select(t.c.id).where(t.c.state == PENDING)).all())
+            return len(conn.execute(select(t.c.id).where(t.c.state.in_(OPEN))).all())
 
     # -- processing -------------------------------------------------------------------------------
 
-    def register(self, channel: str, handler: Handler) -> None:
+    def register(self, channel: str, handler: Handler, *, polled: bool = False) -> None:
         """How a channel processes a row it did not process when it arrived (a row taken over,
-        or replayed from the spool): run the turn and send the replies its own way."""
+        or replayed from the spool): run the turn, or only send the saved replies when the
+        entry has them, and send its own way. `polled`: its clients read the transcript, there
+        is nothing to send."""
         self._handlers[channel] = handler
+        if polled:
+            self._polled.add(channel)
 
     async def receive(
         self, message: IncomingMessage, extra: Mapping[str, Any] | None = None

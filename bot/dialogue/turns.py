@@ -194,7 +194,7 @@ class Turns:
                         text=wording.APOLOGY_TICKET.format(number=ticket.number),
                         buttons=(),
                     )
-                done(conn)
+                done(conn, [apology])
         except AlreadyHandled:
             raise
         except Exception as exc:
@@ -303,7 +303,7 @@ class Turns:
             )
             if ticket is not None:
                 notify_desks(self.s, conn, ticket, DeskEvent.OPENED)
-            done(conn)
+            done(conn, replies)
         return replies
 
     def _carry_out(
@@ -379,7 +379,7 @@ class Turns:
         if ticket is None or not ticket.open:  # defensive: no open ticket means back to the bot
             with self.s.conversations.engine.begin() as conn:
                 self.s.conversations.save(conn, replace(conversation, mode="bot"), checked=False)
-                done(conn)
+                done(conn, replies)
             return replies
         if not conversation.agent_name and not message.action:
             replies.append(
@@ -395,7 +395,7 @@ class Turns:
                 [("user", text, {}), *(("bot", r.text, {"reply": r.to_dict()}) for r in replies)],
             )
             notify_desks(self.s, conn, ticket, DeskEvent.USER_MESSAGE, {"text": text})
-            done(conn)
+            done(conn, replies)
         return replies
 
 
@@ -409,9 +409,9 @@ class _Done:
         self.message = message
         self.entry = entry
 
-    def __call__(self, conn: Connection) -> None:
+    def __call__(self, conn: Connection, replies: Sequence[Reply]) -> None:
         if self.entry is not None:
-            self.turns.s.inbox.finish(conn, self.entry)
+            self.turns.s.inbox.finish(conn, self.entry, replies)
         elif self.message.message_id:
             self.turns.s.conversations.record_delivery(
                 conn, self.message.channel, self.message.message_id

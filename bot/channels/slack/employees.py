@@ -78,9 +78,13 @@ class SlackEmployees:
         message = replace(
             entry.message, user=identity, conversation=place.key, reference=place.reference
         )
-        replies = await self.turns.handle(message, entry)
+        if entry.replies is None:
+            replies = await self.turns.handle(message, entry)
+        else:  # saved by a process that died before posting them
+            replies = list(entry.replies)
         if replies:
             await self._reply(place.reference, replies, preface)
+            await asyncio.to_thread(self.services.inbox.sent, entry)
 
     async def continues(self, place: Place, user: str) -> bool:
         """Whether a thread reply without a mention continues a conversation this user started

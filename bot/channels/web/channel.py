@@ -47,7 +47,7 @@ class WebChannel:
     reply_seconds: float = 20.0  # how long a post waits for its turn before "kept"
 
     def mount(self, app: web.Application) -> None:
-        self.turns.s.inbox.register(CHANNEL, self.resume)
+        self.turns.s.inbox.register(CHANNEL, self.resume, polled=True)
         app.router.add_get("/", _home)
         app.router.add_static("/static", STATIC, append_version=False)
         app.router.add_get("/chat", self.page)

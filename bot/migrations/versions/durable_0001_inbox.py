@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(32), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
         sa.Column("message", sa.JSON(), nullable=False),
+        sa.Column("replies", sa.JSON(), nullable=True),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("owner", sa.String(64), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=False),
