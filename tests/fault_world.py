@@ -17,9 +17,11 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,8 +82,21 @@ class Deskbot:
 
     async def start(self, within: float = 60.0) -> Deskbot:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **self.env}
-        stderr = self.log.open("ab") if self.log is not None else asyncio.subprocess.DEVNULL
-        self.process = await asyncio.create_subprocess_exec(
+        stderr: Any = self.log.open("ab") if self.log is not None else asyncio.subprocess.DEVNULL
+        try:
+            self.process = await self._spawn(env, stderr)
+        finally:
+            if self.log is not None:
+                stderr.close()  # the child has its own descriptor
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), within)
+        if line.strip() != b"ready":
+            await self.kill()
+            raise RuntimeError(f"deskbot did not start (see {self.log})")
+        return self
+
+    async def _spawn(self, env: Mapping[str, str], stderr: Any) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "tests.fault_world",
@@ -92,12 +107,6 @@ class Deskbot:
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
         )
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), within)
-        if line.strip() != b"ready":
-            await self.kill()
-            raise RuntimeError(f"deskbot did not start (see {self.log})")
-        return self
 
     async def kill(self) -> None:
         """kill -9: nothing runs after this."""
@@ -175,3 +184,170 @@ class TcpProxy:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# -- the scenarios (tests/test_faults.py asserts on them, bench/faults.py reports them) -----------
+
+QUESTIONS = (  # none with a word that cues redaction: the tally finds each line by its text
+    "how do I connect to the VPN from home",
+    "how do I add a printer",
+    "my mailbox is full",
+    "my laptop is slow",
+)
+
+
+@dataclass
+class Tally:
+    """What happened to the messages of one fault run."""
+
+    fault: str
+    sent: int = 0
+    acknowledged: int = 0  # answered 2xx by deskbot
+    saved: int = 0  # stored exactly once
+    answered: int = 0  # answered exactly once
+    lost: int = 0  # never stored, or stored but never answered
+    duplicated: int = 0  # stored or answered more than once
+    failed: int = 0  # 5xx answers, or turns that ended in an error
+    kept: int = 0  # "your message was kept" answers
+    notes: dict[str, float] = field(default_factory=dict)
+
+    def line(self) -> str:
+        extra = "  ".join(f"{k}={v:g}" for k, v in self.notes.items())
+        return (
+            f"{self.fault:<34} sent={self.sent:<4} acked={self.acknowledged:<4} "
+            f"lost={self.lost} duplicated={self.duplicated} failed={self.failed} "
+            f"kept={self.kept}  {extra}"
+        )
+
+
+def _user_lines(database_url: str, texts: list[str]) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from bot.db import make_engine
+    from bot.dialogue.conversations import messages_table
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(messages_table.c.text, func.count())
+                .where(messages_table.c.role == "user", messages_table.c.text.in_(texts))
+                .group_by(messages_table.c.text)
+            ).all()
+    finally:
+        engine.dispose()
+    return {text: int(n) for text, n in rows}
+
+
+def _errors(database_url: str) -> int:
+    """Turns that ended in the error apology."""
+    from sqlalchemy import func, select
+
+    from bot.db import make_engine
+    from bot.dialogue.conversations import messages_table
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        messages_table.c.role == "bot",
+                        messages_table.c.text.like("Sorry, something went wrong%"),
+                    )
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+async def _until(check: Callable[[], bool], within: float, every: float = 0.25) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(every)
+    return False
+
+
+async def slack_fault(
+    database_url: str, workdir: Path, *, how: str = "kill", count: int = 40, after: float = 0.6
+) -> Tally:
+    """`count` Slack DMs from as many people at once; `how` ("kill": kill -9, "term": SIGTERM)
+    `after` seconds; a new process starts; Slack resends what it got no 200 for (and a few it
+    did, as it does when slow)."""
+    from aiohttp import ClientSession
+
+    from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender, dm
+
+    fake = await FakeSlack().start()
+    fake.delays["users.info"] = 1.0  # the turns are in flight when the fault lands
+    env = {
+        "DESKBOT_DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "DESKBOT_SLACK_API_URL": fake.api_url,
+        "DESKBOT_SPOOL_FILE": str(workdir / "spool.jsonl"),
+        "DESKBOT_INBOX_LEASE_SECONDS": "2",
+        "DESKBOT_DRAIN_SECONDS": "8",
+    }
+    tally = Tally(f"slack: {count} DMs, {'kill -9' if how == 'kill' else 'SIGTERM'}")
+    run = uuid.uuid4().hex[:6]
+    users = [fake.person(f"Person {n}", f"person{n}.{run}@example.com") for n in range(count)]
+    events = [
+        (f"Ev{run}{n:03d}", dm(user, f"{QUESTIONS[n % len(QUESTIONS)]} (#{run}{n})"))
+        for n, user in enumerate(users)
+    ]
+    texts = [str(event["text"]) for _, event in events]
+    first = await Deskbot(env, log=workdir / "first.log").start()
+    second: Deskbot | None = None
+    try:
+        async with ClientSession() as session:
+            sender = SlackSender(session, first.url + "/slack/events")
+            await sender.event(dm(fake.person("Warm Up", None), "hello"))  # a warm process
+            await _until(lambda: bool(fake.posts()), 10.0)
+            warm = len(fake.posts())
+            sending = [asyncio.ensure_future(sender.event(e, i)) for i, e in events]
+            await asyncio.sleep(after)
+            tally.notes["answered_before_fault"] = len(fake.posts()) - warm
+            if how == "kill":
+                await first.kill()
+            else:
+                tally.notes["exit_status"] = await first.terminate()
+                tally.notes["answered_by_drain"] = len(fake.posts()) - warm
+            results = await asyncio.gather(*sending, return_exceptions=True)
+            statuses = [getattr(r, "status", 0) for r in results]
+            acked = {i for (i, _), status in zip(events, statuses, strict=True) if status == 200}
+            tally.sent, tally.acknowledged = count, len(acked)
+            tally.failed += sum(1 for status in statuses if status >= 500)
+            second = await Deskbot(env, log=workdir / "second.log").start()
+            sender = SlackSender(session, second.url + "/slack/events")
+            for i, e in events:
+                if i not in acked:
+                    await sender.event(e, i, retry=1)  # Slack retries what got no 200
+            for i, e in events[:5]:
+                await sender.event(e, i, retry=1)  # and, when slow, some that did
+
+            def settled() -> bool:
+                return len({p.channel for p in fake.posts()}) >= count + 1
+
+            await _until(settled, 30.0)
+            await asyncio.sleep(1.0)  # anything doubled would show up now
+        lines = _user_lines(database_url, texts)
+        posts: dict[str, int] = {}
+        for post in fake.posts():
+            posts[post.channel] = posts.get(post.channel, 0) + 1
+        for (_, event), text in zip(events, texts, strict=True):
+            saved, answers = lines.get(text, 0), posts.get(str(event["channel"]), 0)
+            tally.saved += saved == 1
+            tally.answered += answers == 1
+            tally.lost += saved == 0 or answers == 0
+            tally.duplicated += saved > 1 or answers > 1
+        tally.failed += _errors(database_url)
+        return tally
+    finally:
+        await first.kill()
+        if second is not None:
+            await second.kill()
+        await fake.close()

@@ -73,6 +73,10 @@ class TeamsEmployees:
         entry = accepted.entry
         if entry is None:
             return  # a redelivery that another process holds or finished
+        if entry.replies is not None:  # saved by a process that died before sending them
+            await self._reply(turn, entry.replies)
+            await self._sent(entry)
+            return
         answer = asyncio.ensure_future(
             inbox.process(entry, self.turns.handle(entry.message, entry))
         )

@@ -1,0 +1,30 @@
+"""The faults of issue reports, reproduced with real deskbot processes: kill -9 and SIGTERM in
+the middle of a burst of Slack DMs and Teams activities, and the database cut off or stalled
+behind a TCP proxy of the test's own. Nothing acknowledged is lost, nothing is doubled, and no
+user gets a 5xx. Marked `faults` (about a minute each): `pytest -m faults`; `bench/faults.py`
+prints the same counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fault_world import slack_fault
+
+pytestmark = pytest.mark.faults
+
+
+@pytest.mark.parametrize("how", ["kill", "term"])
+async def test_slack_dms_acknowledged_before_a_fault_are_all_answered_once(
+    demo_url: str, tmp_path: Path, how: str
+) -> None:
+    tally = await slack_fault(demo_url, tmp_path, how=how)
+    print(tally.line())
+    assert tally.acknowledged > 0
+    assert tally.notes["answered_before_fault"] < tally.acknowledged  # work was in flight
+    assert (tally.lost, tally.duplicated, tally.failed) == (0, 0, 0), tally
+    assert tally.saved == tally.answered == tally.sent == 40
+    if how == "term":  # the drain finished what was in flight, and exited cleanly
+        assert tally.notes["exit_status"] == 0
+        assert tally.notes["answered_by_drain"] == tally.acknowledged
