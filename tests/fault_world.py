@@ -351,3 +351,111 @@ async def slack_fault(
         if second is not None:
             await second.kill()
         await fake.close()
+
+
+def _transcripts(database_url: str, channel: str) -> dict[str, tuple[list[str], int]]:
+    """Per conversation key: its users' lines, and how many lines deskbot said."""
+    from sqlalchemy import select
+
+    from bot.db import make_engine
+    from bot.dialogue.conversations import conversations_table, messages_table
+
+    engine = make_engine(database_url)
+    c, m = conversations_table, messages_table
+    found: dict[str, tuple[list[str], int]] = {}
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(c.c.external_key, m.c.role, m.c.text)
+                .join(m, m.c.conversation_id == c.c.id)
+                .where(c.c.channel == channel)
+            ).all()
+    finally:
+        engine.dispose()
+    for key, role, text in rows:
+        users, said = found.get(key, ([], 0))
+        found[key] = ([*users, text], said) if role == "user" else (users, said + 1)
+    return found
+
+
+async def teams_fault(database_url: str, workdir: Path, *, count: int = 30) -> Tally:
+    """`count` Teams activities at once while the Bot Connector is slow to take replies; kill -9
+    before any response; a new process starts and the connector sends every activity again,
+    twice, as it retries."""
+    from aiohttp import ClientSession
+
+    from bot.channels.teams import wording as teams_wording
+    from bot.dialogue import wording
+    from tests.teams_fake import FakeConnector, Person, Teams, message, personal
+
+    connector = await FakeConnector().start()
+    run = uuid.uuid4().hex[:6]
+    people = [
+        Person(f"29:{run}{n}", f"aad-{run}-{n}", f"Fault Person {n}", f"f{n}.{run}@example.com")
+        for n in range(count + 1)
+    ]
+    connector.roster.update({p.id: p for p in people})
+    env = {
+        "DESKBOT_DATABASE_URL": database_url,
+        "DESKBOT_SPOOL_FILE": str(workdir / "spool.jsonl"),
+        "DESKBOT_INBOX_LEASE_SECONDS": "2",
+        "DESKBOT_DRAIN_SECONDS": "5",
+    }
+    tally = Tally(f"teams: {count} activities, kill -9")
+    activities = [
+        message(p, f"{QUESTIONS[n % len(QUESTIONS)]} (#{run}{n})") for n, p in enumerate(people)
+    ]
+    warm, burst = activities[0], activities[1:]
+    notices = {teams_wording.STILL_WORKING, wording.KEPT}
+    first = await Deskbot(env, log=workdir / "first.log").start()
+    second: Deskbot | None = None
+    try:
+        async with ClientSession() as session:
+            teams = Teams(session, first.url + "/api/messages", connector, None)
+            await teams.send(warm)
+            connector.send_delay = 1.5  # replies are in flight when the kill lands
+            sending = [asyncio.ensure_future(teams.send(dict(a))) for a in burst]
+            await asyncio.sleep(0.6)
+            await first.kill()
+            results = await asyncio.gather(*sending, return_exceptions=True)
+            tally.sent = count
+            tally.acknowledged = sum(1 for r in results if 200 <= getattr(r, "status", 0) < 300)
+            tally.notes["answered_before_fault"] = len(connector.posted) - 2
+            connector.send_delay = 0.0
+            second = await Deskbot(env, log=workdir / "second.log").start()
+            teams = Teams(session, second.url + "/api/messages", connector, None)
+            for _ in range(2):  # the Bot Connector retries what got no response
+                answers = await asyncio.gather(*(teams.send(dict(a)) for a in burst))
+                tally.failed += sum(1 for a in answers if a.status >= 500)
+                await asyncio.sleep(2.5)
+
+            def posts(key: str) -> int:
+                return sum(
+                    1
+                    for p in connector.in_conversation(key)
+                    if not any(n in p.words for n in notices)
+                )
+
+            keys = [personal(p)["id"] for p in people[1:]]
+
+            def settled() -> bool:
+                said = _transcripts(database_url, "teams")
+                return all(k in said and posts(k) >= said[k][1] > 0 for k in keys)
+
+            await _until(settled, 30.0, every=1.0)
+            await asyncio.sleep(1.0)
+        said = _transcripts(database_url, "teams")
+        for key, activity in zip(keys, burst, strict=True):
+            users, lines = said.get(key, ([], 0))
+            saved = users.count(str(activity["text"]))
+            tally.saved += saved == 1
+            tally.answered += 0 < lines == posts(key)
+            tally.lost += saved == 0 or posts(key) == 0
+            tally.duplicated += saved > 1 or posts(key) > lines
+        tally.failed += _errors(database_url)
+        return tally
+    finally:
+        await first.kill()
+        if second is not None:
+            await second.kill()
+        await connector.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fault_world import slack_fault
+from tests.fault_world import slack_fault, teams_fault
 
 pytestmark = pytest.mark.faults
 
@@ -28,3 +28,13 @@ async def test_slack_dms_acknowledged_before_a_fault_are_all_answered_once(
     if how == "term":  # the drain finished what was in flight, and exited cleanly
         assert tally.notes["exit_status"] == 0
         assert tally.notes["answered_by_drain"] == tally.acknowledged
+
+
+async def test_teams_activities_redelivered_after_a_kill_are_saved_and_answered_once(
+    demo_url: str, tmp_path: Path
+) -> None:
+    tally = await teams_fault(demo_url, tmp_path)
+    print(tally.line())
+    assert tally.notes["answered_before_fault"] == 0  # killed before any response
+    assert (tally.lost, tally.duplicated, tally.failed) == (0, 0, 0), tally
+    assert tally.saved == tally.answered == tally.sent == 30
