@@ -45,13 +45,14 @@ class Probe(Generic[T]):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
         self._pending: Future[T] | None = None
 
-    async def __call__(self) -> tuple[str, T | None]:
+    async def __call__(self, within: float | None = None) -> tuple[str, T | None]:
         """("ok", result), ("stalled", None) or ("unreachable: <error class>", None)."""
         if self._pending is not None and not self._pending.done():
             return "stalled", None
         pending = self._pending = self._executor.submit(self.check)
         try:
-            return "ok", await asyncio.wait_for(asyncio.wrap_future(pending), self.within)
+            waited = asyncio.shield(asyncio.wrap_future(pending))
+            return "ok", await asyncio.wait_for(waited, within or self.within)
         except TimeoutError:
             return "stalled", None
         except Exception as exc:

@@ -27,7 +27,8 @@ Mount = Callable[[web.Application], None]  # adds routes (and lifetimes) to the 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle", Lifecycle)
-PROBE_SECONDS = 1.0  # a probe answers within this, whatever the database does
+PROBE_SECONDS = 1.0  # readiness waits this long for the database, whatever it does
+HEALTH_SECONDS = 0.3  # liveness only reports the database: it waits less
 
 
 @dataclass
@@ -87,7 +88,7 @@ async def _health(request: web.Request) -> web.Response:
     """Liveness: the process answers, at once. The database's state is reported, not required
     (a database outage is no reason to restart deskbot)."""
     services = request.app[SERVICES]
-    database, _ = await request.app[PROBES].database()
+    database, _ = await request.app[PROBES].database(HEALTH_SECONDS)
     return web.json_response(
         {
             "status": "ok",

@@ -459,3 +459,133 @@ async def teams_fault(database_url: str, workdir: Path, *, count: int = 30) -> T
         if second is not None:
             await second.kill()
         await connector.close()
+
+
+def _answered(database_url: str, texts: list[str]) -> dict[str, tuple[int, bool]]:
+    """Per text: how many times a user said it, and whether deskbot answered right after."""
+    from sqlalchemy import select
+
+    from bot.db import make_engine
+    from bot.dialogue.conversations import messages_table as m
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(m.c.conversation_id, m.c.role, m.c.text).order_by(
+                    m.c.conversation_id, m.c.id
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    wanted = set(texts)
+    found: dict[str, tuple[int, bool]] = {}
+    for n, (conversation, role, text) in enumerate(rows):
+        if role != "user" or text not in wanted:
+            continue
+        after = rows[n + 1] if n + 1 < len(rows) else None
+        answered = after is not None and after[0] == conversation and after[1] == "bot"
+        times, before = found.get(text, (0, True))
+        found[text] = (times + 1, before and answered)
+    return found
+
+
+async def web_outage(
+    database_url: str,
+    workdir: Path,
+    *,
+    how: str = "down",
+    seconds: float = 10.0,
+    people: int = 6,
+    every: float = 0.5,
+) -> Tally:
+    """Web chat users keep writing while PostgreSQL, behind a TCP proxy, goes away (`down`:
+    connections cut and refused) or stalls (`pause`: nothing passes) for `seconds`."""
+    from aiohttp import ClientSession, ClientTimeout, CookieJar
+    from sqlalchemy.engine import make_url
+
+    target = make_url(database_url)
+    proxy = await TcpProxy(target.host or "127.0.0.1", target.port or 5432).up()
+    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = {
+        "DESKBOT_DATABASE_URL": proxied,
+        "DESKBOT_SPOOL_FILE": str(workdir / "spool.jsonl"),
+        "DESKBOT_INBOX_LEASE_SECONDS": "3",
+        "DESKBOT_DB_TIMEOUT_SECONDS": "2",
+        "DESKBOT_DB_STATEMENT_TIMEOUT_SECONDS": "5",
+        "DESKBOT_DRAIN_SECONDS": "5",
+    }
+    tally = Tally(f"web: database {'cut' if how == 'down' else 'stalled'} {seconds:g} s")
+    run = uuid.uuid4().hex[:6]
+    bot = await Deskbot(env, fit=True, log=workdir / "deskbot.log").start(within=180)
+    texts: list[str] = []
+    stop = asyncio.Event()
+    statuses: list[int] = []
+    timeout = ClientTimeout(total=60)
+    try:
+        async with ClientSession(timeout=timeout) as probe:
+
+            async def chatter(person: int) -> None:
+                jar = CookieJar(unsafe=True)  # cookies for 127.0.0.1
+                async with ClientSession(cookie_jar=jar, timeout=timeout) as session:
+                    async with session.get(bot.url + "/chat") as page:
+                        assert page.status == 200
+                    n = 0
+                    while not stop.is_set():
+                        text = f"{QUESTIONS[n % len(QUESTIONS)]} (#{run}{person}x{n})"
+                        texts.append(text)
+                        n += 1
+                        async with session.post(
+                            bot.url + "/chat/api/messages", json={"text": text}
+                        ) as r:
+                            statuses.append(r.status)
+                            body = await r.json() if r.status == 200 else {}
+                            tally.kept += bool(body.get("kept"))
+                        await asyncio.sleep(every)
+
+            chatting = [asyncio.ensure_future(chatter(p)) for p in range(people)]
+            await asyncio.sleep(2.0)
+            if how == "down":
+                await proxy.down()
+            else:
+                proxy.pause()
+            await asyncio.sleep(min(3.0, seconds / 2))
+            started = asyncio.get_running_loop().time()
+            async with probe.get(bot.url + "/healthz") as health:
+                tally.notes["healthz_seconds"] = round(
+                    asyncio.get_running_loop().time() - started, 2
+                )
+                tally.notes["healthz_says_database_ok"] = (await health.json())["database"] == "ok"
+            async with probe.get(bot.url + "/readyz") as ready:
+                tally.notes["readyz_status"] = ready.status
+            await asyncio.sleep(max(0.0, seconds - min(3.0, seconds / 2)))
+            if how == "down":
+                await proxy.up()
+            else:
+                proxy.resume()
+            await asyncio.sleep(4.0)
+            stop.set()
+            await asyncio.gather(*chatting)
+
+            def settled() -> bool:
+                found = _answered(database_url, texts)
+                return len(found) == len(texts) and all(ok for _, ok in found.values())
+
+            await _until(settled, 60.0, every=1.0)
+            async with probe.get(bot.url + "/readyz") as ready:
+                tally.notes["ready_after"] = ready.status
+        found = _answered(database_url, texts)
+        tally.sent = len(texts)
+        tally.acknowledged = sum(1 for s in statuses if s == 200)
+        tally.failed = sum(1 for s in statuses if s >= 500) + _errors(database_url)
+        for text in texts:
+            times, answered = found.get(text, (0, False))
+            tally.saved += times == 1
+            tally.answered += times == 1 and answered
+            tally.lost += times == 0 or not answered
+            tally.duplicated += times > 1
+        return tally
+    finally:
+        stop.set()
+        await bot.kill()
+        await proxy.close()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fault_world import slack_fault, teams_fault
+from tests.conftest import empty_pg_database
+from tests.fault_world import slack_fault, teams_fault, web_outage
 
 pytestmark = pytest.mark.faults
 
@@ -38,3 +39,16 @@ async def test_teams_activities_redelivered_after_a_kill_are_saved_and_answered_
     assert tally.notes["answered_before_fault"] == 0  # killed before any response
     assert (tally.lost, tally.duplicated, tally.failed) == (0, 0, 0), tally
     assert tally.saved == tally.answered == tally.sent == 30
+
+
+@pytest.mark.parametrize("how", ["down", "pause"])
+async def test_a_database_outage_costs_no_message_and_no_5xx(tmp_path: Path, how: str) -> None:
+    with empty_pg_database() as url:
+        tally = await web_outage(url, tmp_path, how=how, seconds=10.0)
+    print(tally.line())
+    assert tally.kept > 0  # users were told their message was kept
+    assert tally.notes["healthz_seconds"] < 1.5
+    assert not tally.notes["healthz_says_database_ok"] and tally.notes["readyz_status"] == 503
+    assert tally.notes["ready_after"] == 200  # ready again without a restart
+    assert (tally.lost, tally.duplicated, tally.failed) == (0, 0, 0), tally
+    assert tally.saved == tally.answered == tally.sent == tally.acknowledged
