@@ -85,7 +85,7 @@ async def drain(
     inbox.accepting_work = False
     log.info("draining: %d in flight, up to %.0f s", inbox.in_flight, seconds)
     # requests already on their way (the load balancer has not seen /readyz yet) are answered
-    await asyncio.sleep(min(2.0, seconds / 5))
+    await asyncio.sleep(min(5.0, seconds / 5))
     for site in list(runner.sites):
         await site.stop()
     margin = min(2.0, seconds / 5)  # to hand back and exit

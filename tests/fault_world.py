@@ -274,9 +274,9 @@ async def _until(check: Callable[[], bool], within: float, every: float = 0.25) 
 async def slack_fault(
     database_url: str, workdir: Path, *, how: str = "kill", count: int = 40, after: float = 0.6
 ) -> Tally:
-    """`count` Slack DMs from as many people at once; `how` ("kill": kill -9, "term": SIGTERM)
-    `after` seconds; a new process starts; Slack resends what it got no 200 for (and a few it
-    did, as it does when slow)."""
+    """`count` Slack DMs from as many people at once; `how` ("kill": kill -9, "term": SIGTERM,
+    "none": the baseline, no fault) `after` seconds; a new process starts; Slack resends what it
+    got no 200 for (and a few it did, as it does when slow)."""
     from aiohttp import ClientSession
 
     from tests.slack_fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender, dm
@@ -292,7 +292,8 @@ async def slack_fault(
         "DESKBOT_INBOX_LEASE_SECONDS": "2",
         "DESKBOT_DRAIN_SECONDS": "8",
     }
-    tally = Tally(f"slack: {count} DMs, {'kill -9' if how == 'kill' else 'SIGTERM'}")
+    fault = {"kill": "kill -9", "term": "SIGTERM"}.get(how, "no fault")
+    tally = Tally(f"slack: {count} DMs, {fault}")
     run = uuid.uuid4().hex[:6]
     users = [fake.person(f"Person {n}", f"person{n}.{run}@example.com") for n in range(count)]
     events = [
@@ -313,7 +314,7 @@ async def slack_fault(
             tally.notes["answered_before_fault"] = len(fake.posts()) - warm
             if how == "kill":
                 await first.kill()
-            else:
+            elif how == "term":
                 tally.notes["exit_status"] = await first.terminate()
                 tally.notes["answered_by_drain"] = len(fake.posts()) - warm
             results = await asyncio.gather(*sending, return_exceptions=True)
@@ -321,8 +322,9 @@ async def slack_fault(
             acked = {i for (i, _), status in zip(events, statuses, strict=True) if status == 200}
             tally.sent, tally.acknowledged = count, len(acked)
             tally.failed += sum(1 for status in statuses if status >= 500)
-            second = await Deskbot(env, log=workdir / "second.log").start()
-            sender = SlackSender(session, second.url + "/slack/events")
+            if how != "none":
+                second = await Deskbot(env, log=workdir / "second.log").start()
+                sender = SlackSender(session, second.url + "/slack/events")
             for i, e in events:
                 if i not in acked:
                     await sender.event(e, i, retry=1)  # Slack retries what got no 200
