@@ -286,3 +286,34 @@ def test_a_row_that_keeps_failing_is_rejected_not_retried_forever(
     inbox.reject(entry, "ValueError")
     assert [r["state"] for r in rows(engine)] == [REJECTED]
     assert inbox.claim_due() == [] and inbox.accept(message()).entry is None
+
+
+async def test_twenty_web_chat_posts_and_a_lone_surrogate_over_http(demo_url: str) -> None:
+    """The issue's reproduction through the web chat: 20 people ask at once while one sends
+    `{"text": "\\ud83d vpn"}`."""
+    from aiohttp import ClientSession, CookieJar
+
+    from tests.support import listening
+
+    runtime = wiring.build(test_settings(demo_url), embedder=HashEmbedder(), background=False)
+
+    async def ask(base: str, body: bytes) -> tuple[int, list[dict[str, object]]]:
+        async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as session:
+            async with session.get(base + "/chat") as page:
+                assert page.status == 200
+            headers = {"Content-Type": "application/json"}
+            async with session.post(base + "/chat/api/messages", data=body, headers=headers) as r:
+                return r.status, (await r.json())["messages"] if r.status == 200 else []
+
+    async with listening(runtime.app) as base:
+        good = json.dumps({"text": VPN}).encode()
+        bad = b'{"text": "\\ud83d vpn"}'
+        answers = await asyncio.gather(*(ask(base, good) for _ in range(20)), ask(base, bad))
+    for status, messages in answers[:20]:
+        assert status == 200
+        assert [m["reply"]["kind"] for m in messages if m["role"] == "bot"][-1] == "answer"  # type: ignore[index]
+    status, messages = answers[20]
+    assert status == 200 and messages[0]["text"] == "\ufffd vpn"
+    assert all(m["reply"]["kind"] != "error" for m in messages if m["role"] == "bot")  # type: ignore[index]
+    assert runtime.services.metrics.errors._value.get() == 0
+    runtime.services.encoder.close()
