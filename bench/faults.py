@@ -73,7 +73,7 @@ async def run(name: str, args: argparse.Namespace) -> Tally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default=",".join(FAULTS))
     parser.add_argument("--outage-seconds", type=float, default=10.0)
@@ -92,8 +92,8 @@ async def main() -> None:
         print(f"{tally.line()}  [{time.perf_counter() - started:.0f} s]", flush=True)
         bad += tally.lost + tally.duplicated + tally.failed
     print("all faults: 0 lost, 0 duplicated, 0 failed" if not bad else f"NOT CLEAN: {bad}")
-    raise SystemExit(1 if bad else 0)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))

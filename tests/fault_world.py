@@ -156,6 +156,7 @@ class TcpProxy:
     async def close(self) -> None:
         self.resume()
         await self.down()
+        await asyncio.sleep(0.1)  # the pipes see their connections end
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -164,9 +165,10 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
+        with contextlib.suppress(asyncio.CancelledError):  # the loop closing: nothing to pass on
+            await asyncio.gather(
+                self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            )
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.transport.abort()

@@ -8,9 +8,10 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from bot.dialogue.encoding import BatchingEncoder
-from retrieval.embedding import HashEmbedder, Vectors
+from retrieval.embedding import HashEmbedder, SentenceEmbedder, Vectors
 
 
 class HeldEmbedder(HashEmbedder):
@@ -89,3 +90,25 @@ async def test_one_bad_input_fails_only_its_own_caller_in_a_shared_batch() -> No
     finally:
         embedder.release.set()
         encoder.close()
+
+
+@pytest.mark.slow
+async def test_the_models_failure_on_one_input_stays_with_that_input(
+    real_embedder: SentenceEmbedder,
+) -> None:
+    """The tokenizer refuses a lone surrogate (the edge cleans them away; this is the encoder's
+    own guard, for whatever else a model may refuse)."""
+    with pytest.raises(TypeError):  # "TextEncodeInput must be Union[...]"
+        real_embedder.encode(["\ud83d vpn"])
+    encoder = BatchingEncoder(real_embedder)
+    texts = [f"how do I connect to the VPN from home ({n})" for n in range(20)]
+    try:
+        results = await asyncio.gather(
+            *(encoder.encode(t) for t in [*texts[:10], "\ud83d vpn", *texts[10:]]),
+            return_exceptions=True,
+        )
+    finally:
+        encoder.close()
+    assert [isinstance(r, BaseException) for r in results] == [False] * 10 + [True] + [False] * 10
+    good = [r for r in results if not isinstance(r, BaseException)]
+    assert np.allclose(np.vstack(good), real_embedder.encode(texts), atol=1e-5)
