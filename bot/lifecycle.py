@@ -88,7 +88,7 @@ async def drain(
     await asyncio.sleep(min(5.0, seconds / 5))
     for site in list(runner.sites):
         await site.stop()
-    margin = min(2.0, seconds / 5)  # to hand back and exit
+    margin = min(5.0, seconds / 5)  # to hand back, then stop the server and exit
     finished = await inbox.idle(max(0.0, deadline - margin - loop.time()))
     if also is not None:
         await also(max(0.0, deadline - margin - loop.time()))

@@ -128,6 +128,7 @@ async def _ready(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     services.metrics.outbox_depth.set(await asyncio.to_thread(services.outbox.depth))
+    services.metrics.inbox_depth.set(await asyncio.to_thread(services.inbox.pending))
     body = generate_latest(services.metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

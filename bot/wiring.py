@@ -348,7 +348,7 @@ async def serve(
     )
     lifecycle = runtime.app[LIFECYCLE]
     seconds = runtime.settings.drain_seconds
-    runner = web.AppRunner(runtime.app, access_log=None, shutdown_timeout=min(5.0, seconds))
+    runner = web.AppRunner(runtime.app, access_log=None, shutdown_timeout=min(2.0, seconds / 5))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

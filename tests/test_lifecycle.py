@@ -49,6 +49,9 @@ async def test_ready_only_when_loaded_current_and_not_draining(demo_url: str) ->
         assert (status, body["draining"]) == (503, True)
         status, body = await get(base + "/healthz")  # alive all along
         assert (status, body["status"], body["database"]) == (200, "ok", "ok")
+        runtime.services.inbox.accept(IncomingMessage("web", "c-1", ALEX, "printer"))
+        async with ClientSession() as session, session.get(base + "/metrics") as metrics:
+            assert "deskbot_inbox_depth 1.0" in await metrics.text()
 
 
 async def test_a_stalled_check_is_reported_at_once_and_not_run_twice() -> None:

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     delete,
+    func,
     insert,
     select,
     update,
@@ -378,9 +379,11 @@ class Inbox:
             )
 
     def pending(self) -> int:
+        """Rows whose turn is not saved or whose replies are not sent yet."""
         t = inbox_table
         with self.engine.connect() as conn:
-            return len(conn.execute(select(t.c.id).where(t.c.state.in_(OPEN))).all())
+            found = conn.execute(select(func.count()).where(t.c.state.in_(OPEN))).scalar()
+            return int(found or 0)
 
     # -- processing -------------------------------------------------------------------------------
 
