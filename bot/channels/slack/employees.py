@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -49,7 +49,13 @@ class SlackEmployees:
         )
         await self._accept(message, {"user": user, "place": _place(place)})
 
-    async def _accept(self, message: IncomingMessage, extra: Mapping[str, Any]) -> None:
+    async def _accept(
+        self,
+        message: IncomingMessage,
+        extra: Mapping[str, Any],
+        work: Callable[[Entry], Awaitable[None]] | None = None,
+    ) -> None:
+        """Into the inbox (or the spool), then `work` (default: `resume`) after the ack."""
         inbox = self.services.inbox
         accepted = await inbox.receive(message, extra)
         if accepted is None:  # kept in the spool: say so, if Slack takes it
@@ -58,7 +64,8 @@ class SlackEmployees:
                 notice = [Reply(wording.KEPT, "notice")]
                 inbox.track(self._reply(reference, notice, queue=False))
         elif accepted.entry is not None:
-            inbox.spawn(accepted.entry)
+            entry = accepted.entry
+            inbox.spawn(entry, work(entry) if work is not None else None)
 
     async def resume(self, entry: Entry) -> None:
         """The turn of an accepted message (this process's, or one taken over from another,
@@ -93,7 +100,22 @@ class SlackEmployees:
         return found is not None and found.user_id == user
 
     async def press(self, place: Place, click: Click) -> None:
-        """A button in one of our messages: mark the choice in the message, then tell the core."""
+        """A button in one of our messages, written to the inbox before Slack is acknowledged;
+        after, the choice is marked in the message and the core hears of it."""
+        delivery = f"press:{click.channel}:{click.message_ts}:{click.action_id}"
+        message = IncomingMessage(
+            CHANNEL,
+            place.key,
+            Identity(click.user),
+            "",
+            action=click.value,
+            message_id=delivery,
+            reference=place.reference,
+        )
+        extra = {"user": click.user, "place": _place(place)}
+        await self._accept(message, extra, lambda entry: self._pressed(click, entry))
+
+    async def _pressed(self, click: Click, entry: Entry) -> None:
         label = blocks.button_label(click.blocks, click.block_id, click.action_id)
         if click.blocks and label:
             try:
@@ -104,37 +126,13 @@ class SlackEmployees:
                 await self.poster.update(click.channel, click.message_ts, message)
             except Exception as exc:  # cosmetic; the press itself still counts
                 log.warning("slack: could not mark a pressed button: %s", exc.__class__.__name__)
-        delivery = f"press:{click.channel}:{click.message_ts}:{click.action_id}"
-        await self._turn(place, click.user, "", click.value, delivery, None)
+        await self.resume(entry)
 
     async def ask(self, user: str, text: str, delivery: str | None) -> None:
         """/helpdesk <question>: answered in the employee's direct messages with the bot, where
         buttons, handoffs and an agent's replies can follow (the DM is opened after the ack)."""
         message = IncomingMessage(CHANNEL, f"ask:{user}", Identity(user), text, message_id=delivery)
         await self._accept(message, {"user": user, "ask": True})
-
-    async def _turn(
-        self,
-        place: Place,
-        user: str,
-        text: str,
-        action: str | None,
-        delivery: str | None,
-        preface: str | None,
-    ) -> None:
-        identity = await self.directory.identity(user)
-        message = IncomingMessage(
-            CHANNEL,
-            place.key,
-            identity,
-            text,
-            action=action,
-            message_id=delivery,
-            reference=place.reference,
-        )
-        replies = await self.turns.handle(message)
-        if replies:
-            await self._reply(place.reference, replies, preface)
 
     async def _reply(
         self,

@@ -175,7 +175,7 @@ class Router:
             if events.is_dm(click.channel) or not click.thread_ts
             else events.thread(click.channel, click.thread_ts)
         )
-        self.work.spawn(self.employees.press(place, click), "button")
+        await self.employees.press(place, click)
 
     async def on_claim(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
