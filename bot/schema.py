@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 
 
 def all_metadata() -> list[MetaData]:
+    import bot.dialogue.inbox  # noqa: F401 - registers the inbox on the bot metadata
     import retrieval.gaps  # noqa: F401 - registers its tables on the retrieval metadata
     from bot.channels.slack.store import metadata as slack_metadata
     from bot.channels.teams.store import metadata as teams_metadata

@@ -121,7 +121,7 @@ def run_server(runtime: Runtime, host: str, port: int, announce: str | None = No
 
     async def main() -> None:
         ready = asyncio.Event()
-        server = asyncio.create_task(serve(runtime, host, port, ready))
+        server = asyncio.create_task(serve(runtime, host, port, ready, signals=True))
         waiting = asyncio.create_task(ready.wait())
         await asyncio.wait({server, waiting}, return_when=asyncio.FIRST_COMPLETED)
         if ready.is_set() and announce:
