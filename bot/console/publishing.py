@@ -27,7 +27,7 @@ from bot.redaction import redact_text
 from bot.settings import Settings
 from flows.intents import Decision
 from flows.policy import Policy
-from flows.router import Router
+from flows.router import Route, Router
 from flows.types import Decided
 from retrieval.articles import Article
 from retrieval.embedding import Vectors
@@ -48,6 +48,7 @@ OUTCOMES = {
 # nudge of shared statistics (word rarity, neighbourhoods, the router's retraining), not the
 # change answering the question differently.
 NUDGE = 0.05
+MAX_ROUTES = 20000  # remembered routes of labeled and tried questions
 
 
 @dataclass(frozen=True)
@@ -176,12 +177,23 @@ def compare(
     )
 
 
-def _frozen(router: Router, revision: int) -> Router:
+def _frozen(router: Router, revision: int, routes: dict[str, Route]) -> Router:
     """The live router as it is now, for a preview: it does not retrain (the classifier is
-    shared, read-only), so the check compares the change alone, routing held fixed."""
+    shared, read-only), so the check compares the change alone, routing held fixed. Its
+    routes are remembered in `routes` (valid while the live router has not retrained)."""
     frozen = copy.copy(router)
     frozen.revision = revision
     frozen._learning = threading.Lock()  # a copy must not share the live lock
+
+    def route(text: str, vector: Vectors | None = None) -> Route:
+        found = routes.get(text)
+        if found is None:
+            if len(routes) > MAX_ROUTES:
+                routes.clear()
+            found = routes[text] = router.route(text, vector)
+        return found
+
+    frozen.route = route  # type: ignore[method-assign]
     return frozen
 
 
@@ -226,6 +238,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._baseline: tuple[tuple[object, ...], list[Decided]] | None = None
         self._vectors: tuple[tuple[object, ...], Vectors] | None = None
+        self._routes: tuple[int | None, dict[str, Route]] = (None, {})
 
     def _queries(self) -> tuple[list[LabeledQuery], str]:
         path: Path = self.settings.questions_path
@@ -241,7 +254,9 @@ class Publisher:
         """A policy over `kb` (the live one or a preview) with the live router, fixed."""
         live = self.services.policy
         live.learn()
-        return Policy(_frozen(live.router, kb.revision), kb, NoRequests())
+        if self._routes[0] != live.router.revision:
+            self._routes = (live.router.revision, {})
+        return Policy(_frozen(live.router, kb.revision, self._routes[1]), kb, NoRequests())
 
     def _key(self, questions: tuple[object, ...]) -> tuple[object, ...]:
         live = self.services.knowledge
