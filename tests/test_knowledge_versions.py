@@ -5,19 +5,24 @@ changed in the console since (kept, and reported as a conflict when the file cha
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from bot import wiring
+from bot.cli import app
 from bot.settings import DEMO_KB_PATH
 from retrieval.articles import Article, Status
-from retrieval.embedding import HashEmbedder
+from retrieval.embedding import HashEmbedder, SentenceEmbedder
 from retrieval.loader import load_path
 from retrieval.store import Change, KnowledgeStore, record
 from tests.conftest import test_settings
-from tests.test_knowledge import make_kb
+from tests.test_knowledge import DATA, make_kb
 
 VPN = Article(
     id="vpn",
@@ -96,3 +101,30 @@ def test_demo_restart_keeps_what_owners_did(tmp_path: object) -> None:
     assert again.knowledge.article("laptop-wont-turn-on") == draft
     files = {a.id for a in load_path(DEMO_KB_PATH).articles}
     assert {a.id for a in again.knowledge.articles()} == files | {"laptop-wont-turn-on"}
+
+
+@pytest.mark.slow
+def test_kb_import_reports_a_conflict_by_id_and_keeps_the_console_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder: SentenceEmbedder
+) -> None:
+    folder = tmp_path / "kb"
+    shutil.copytree(DATA / "kb_small", folder)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("DESKBOT_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(app, ["kb", "import", str(folder)]).exit_code == 0
+    settings = test_settings(url)
+    kb = wiring.knowledge_base(settings, wiring.database(settings), real_embedder)
+    kb.load()
+    vpn = kb.article("vpn")
+    assert vpn is not None
+    mine = replace(vpn, answer="Owner's answer.")
+    kb.import_articles([mine], change=Change("priya", "console", "owner edit"))
+    path = folder / "vpn.md"
+    path.write_text(path.read_text().replace("status: validated", "status: draft"))
+    result = CliRunner().invoke(app, ["kb", "import", str(folder)])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())  # the console wraps long lines
+    assert "conflict: vpn: changed in the console and in its file" in output
+    assert "4 unchanged, 1 kept as changed in the console" in output
+    assert KnowledgeStore(wiring.database(settings)).get("vpn") == mine
