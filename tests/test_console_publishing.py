@@ -149,6 +149,10 @@ async def test_a_blocked_link_is_published_anyway_with_a_reason_in_the_audit_log
             await admin.sign_in("ada")
             log = await admin.get("/console/audit")
             assert "printer team owns docks now" in log.text
+            board = await admin.get("/console/dashboard")
+            shown = re.search(r'class="grid compact overrides">.*?</table>', board.text, re.S)
+            assert shown is not None and "printer team owns docks now" in shown.group(0)
+            assert "priya" in shown.group(0) and "link" in shown.group(0)
 
 
 async def test_an_edit_is_rolled_back_and_the_chat_answers_from_the_old_text(
@@ -249,3 +253,25 @@ async def test_try_a_question_on_a_draft_shows_what_publishing_would_do(
         assert after == f"answers from {article_id}"
         assert "Bike lockers" in tried.text  # the edit comes back in the form, unsaved
         assert server.services.knowledge.article(article_id).title != "Bike lockers"
+
+
+async def test_top_articles_show_every_article_with_feedback_and_whole_titles(
+    demo_url: str,
+) -> None:
+    async with serve(demo_url) as server:
+        for n in range(11):  # eleven answered articles: one more than the top ten
+            await ask(server, LABELED if n == 0 else f"question {n}", f"c-{n}")
+        server.services.gaps.record_feedback("lotus-notes-archive", False, "old mail")
+        server.add("dana", Role.AGENT, "Dana Whitfield")
+        async with server.client() as agent:
+            await agent.sign_in("dana")
+            board = await agent.get("/console/dashboard")
+        table = re.search(r'<h2 id="articles-title">.*?</table>', board.text, re.S)
+        assert table is not None
+        lotus = server.services.knowledge.article("lotus-notes-archive")
+        row = re.search(rf"<tr><td>{re.escape(lotus.title)}</td>(.*?)</tr>", table.group(0))
+        assert row is not None and row.group(1).endswith('<td class="num">1</td>')
+        chart = re.search(r'<svg[^>]*id="chart-articles".*?</svg>', board.text, re.S)
+        assert chart is not None and "…" not in chart.group(0)
+        words = " ".join(re.findall(r"<tspan[^>]*>(.*?)</tspan>", chart.group(0)))
+        assert lotus.title.replace("&", "&amp;") in words

@@ -6,12 +6,15 @@ and every text it contains is escaped here (the output is trusted markup in temp
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import date
 from html import escape
 
 WIDTH = 640
 BAR_HEIGHT = 22
+LINE_HEIGHT = 15
+LABEL_CHARS = 30  # per line of a bar label, at the chart's font size
 PALETTE = ("#1f5fbf", "#0b6b3a", "#a34a00", "#6a3fb5")
 
 
@@ -27,24 +30,33 @@ def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> str:
 
 
 def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> str:
-    """Horizontal bars, one per (label, value), largest first as given."""
+    """Horizontal bars, one per (label, value), largest first as given. Long labels wrap onto
+    more lines (never cut): an article's title must be readable whole."""
     desc = "; ".join(f"{label}: {value:g}" for label, value in items) or "no data"
-    height = max(len(items), 1) * (BAR_HEIGHT + 8) + 10
+    wrapped = [textwrap.wrap(label, LABEL_CHARS) or [""] for label, _ in items]
+    rows = [max(BAR_HEIGHT, LINE_HEIGHT * len(lines) + 6) for lines in wrapped]
+    height = sum(r + 8 for r in rows) + 10 if items else BAR_HEIGHT + 18
     parts = [_open(chart_id, title, desc, WIDTH, height)]
     if not items:
         parts.append(f'<text x="0" y="20" class="empty">{escape("No data in this period")}</text>')
     top = max((v for _, v in items), default=0) or 1
-    label_width, bar_space = 200, WIDTH - 200 - 60
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * (BAR_HEIGHT + 8)
+    label_width, bar_space = 220, WIDTH - 220 - 60
+    y = 5
+    for (label, value), lines, row in zip(items, wrapped, rows, strict=True):
         width = max(bar_space * value / top, 1 if value else 0)
-        short = label if len(label) <= 30 else label[:29] + "…"
-        parts.append(
-            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{escape(short)}</text>'
-            f'<rect x="{label_width}" y="{y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
-            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
-            f'<text x="{label_width + width + 6:.1f}" y="{y + 16}">{value:g}</text>'
+        first = y + (row - LINE_HEIGHT * len(lines)) / 2 + LINE_HEIGHT - 3
+        spans = "".join(
+            f'<tspan x="{label_width - 8}" y="{first + i * LINE_HEIGHT:.1f}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
         )
+        bar_y = y + (row - BAR_HEIGHT) / 2
+        parts.append(
+            f'<text text-anchor="end" class="bar-label">{spans}</text>'
+            f'<rect x="{label_width}" y="{bar_y:.1f}" width="{width:.1f}" height="{BAR_HEIGHT}" '
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
+            f'<text x="{label_width + width + 6:.1f}" y="{bar_y + 16:.1f}">{value:g}</text>'
+        )
+        y += row + 8
     parts.append("</svg>")
     return "".join(parts)
 
