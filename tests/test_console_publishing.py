@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.console.accounts import Role
+from bot.console.gaps import Fix, FixOutcome
 from bot.console.publishing import compare
 from bot.console.tables import audit_table
+from bot.wiring import prepare_knowledge
 from flows.intents import Decision, Intent
 from flows.types import Decided
 from retrieval.evaluation import LabeledQuery
-from tests.test_console_knowledge import LABELED, answer_of, ask, gap_ids, owner
+from tests.test_console_knowledge import GAP_QUESTION, LABELED, answer_of, ask, gap_ids, owner
 from tests.test_console_support import BARE_HANDLER, Server, serve
 
 pytestmark = BARE_HANDLER
@@ -275,3 +278,43 @@ async def test_top_articles_show_every_article_with_feedback_and_whole_titles(
         assert chart is not None and "…" not in chart.group(0)
         words = " ".join(re.findall(r"<tspan[^>]*>(.*?)</tspan>", chart.group(0)))
         assert lotus.title.replace("&", "&amp;") in words
+
+
+async def test_after_a_restart_the_link_still_answers_and_the_gap_shows_closed(
+    demo_url: str,
+) -> None:
+    async with serve(demo_url) as server:
+        assert answer_of(await ask(server, GAP_QUESTION, "before")) is None
+        async with await owner(server) as client:
+            page = await client.get("/console/gaps")
+            linked = await client.post(
+                "/console/gaps/link",
+                {
+                    "gap_ids": gap_ids(page.text)[0],
+                    "question": GAP_QUESTION,
+                    "article_id": "byod-policy",
+                },
+            )
+            assert linked.status == 303
+        assert answer_of(await ask(server, GAP_QUESTION, "after")) == "byod-policy"
+    # `deskbot demo` again on the same database: the demo files are imported again
+    async with serve(demo_url) as server:
+        prepare_knowledge(server.runtime.settings, server.services, import_path=True)
+        assert answer_of(await ask(server, GAP_QUESTION, "restarted")) == "byod-policy"
+        async with server.client() as client:
+            await client.sign_in("priya")
+            page = await client.get("/console/gaps")
+        fixes = re.search(r'<table class="grid fixes">.*?</table>', page.text, re.S)
+        assert fixes is not None and "linked byod-policy" in fixes.group(0)
+        assert "verdict-closed" in fixes.group(0) and "still open" not in fixes.group(0)
+        (version, *_) = server.services.knowledge.store.history("byod-policy")
+        assert version.via == "link" and version.author == "priya"
+
+
+def test_a_fix_is_closed_once_its_own_questions_are_answered() -> None:
+    fix = Fix(1, datetime.now(UTC), "priya", "linked", "byod-policy", ("ipad email",), 4, 2)
+    # other similar questions still unanswered do not hide that the cluster's own are answered
+    assert FixOutcome(fix, 2, 3, 1.0, same_answered=2).verdict == "closed"
+    assert FixOutcome(fix, 2, 3, 1.0, same_answered=2, same_unanswered=1).verdict == "still open"
+    assert FixOutcome(fix, 2, 1, 1.0).verdict == "narrowed"
+    assert FixOutcome(fix, 0, 0, 1.0).verdict == "no similar questions since"
