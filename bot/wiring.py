@@ -329,7 +329,15 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
         if not loaded.ok:
             raise SystemExit("\n".join(str(p) for p in loaded.errors))
         report = kb.import_articles(loaded.articles)
-        log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
+        log.info(
+            "knowledge base: %d added, %d updated, %d kept as changed in the console%s",
+            len(report.added),
+            len(report.updated),
+            len(report.kept) + len(report.conflicts),
+            f" (also changed in their files: {', '.join(report.conflicts)})"
+            if report.conflicts
+            else "",
+        )
     warm_up(services)
 
 

@@ -46,10 +46,19 @@ def kb_import(
         kb.load(progress=advance)  # type: ignore[arg-type]
         report = kb.import_articles(result.articles, progress=advance)  # type: ignore[arg-type]
     report_problems(lifecycle_problems(result.articles, today))
+    for article_id in report.conflicts:
+        err.print(
+            f"conflict: {article_id}: changed in the console and in its file since the "
+            "last import; the console version is kept (edit it in the console, or roll it "
+            "back there to the imported version)",
+            style="yellow",
+        )
+    kept = len(report.kept) + len(report.conflicts)
     out.print(
         f"imported {len(result.articles)} article(s): {len(report.added)} added, "
         f"{len(report.updated)} updated ({len(report.retired)} retired), "
         f"{len(report.unchanged)} unchanged"
+        + (f", {kept} kept as changed in the console" if kept else "")
     )
 
 
