@@ -39,6 +39,7 @@ from bot.itsm.requests import ItsmRequests, TicketRequests
 from bot.seams import Channel, Desk, desk_sender, destination
 from bot.server import create_app, outbox_dispatcher
 from bot.settings import Settings
+from flows.cache import TrainingCache
 from flows.policy import Policy
 from flows.router import Router
 from flows.types import Requests
@@ -70,6 +71,10 @@ def database(settings: Settings) -> Engine:
 
 def embedder(settings: Settings) -> SentenceEmbedder:
     return SentenceEmbedder(settings.model_path, backend=settings.encoder_backend)
+
+
+def training_cache(settings: Settings) -> TrainingCache:
+    return TrainingCache(settings.cache_dir / "router")
 
 
 def default_calibration(settings: Settings) -> Calibration:
@@ -119,7 +124,7 @@ def services(
     emb = embedder_ or embedder(settings)
     kb = knowledge_base(settings, engine, emb)
     tickets = TicketStore(engine)
-    router = Router.from_file(emb)
+    router = Router.from_file(emb, cache=training_cache(settings))
     policy = Policy(router, kb, requests or TicketRequests(tickets))
     return Services(
         knowledge=kb,

@@ -26,6 +26,8 @@ from retrieval.loader import load_path
 from tests.support import ChatBot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the router's training cache of this test run, never the user's
+os.environ.setdefault("DESKBOT_CACHE_DIR", tempfile.mkdtemp(prefix="deskbot-test-cache-"))
 TODAY = date(2026, 11, 23)
 PG_URL = os.environ.get("DESKBOT_TEST_DATABASE_URL", "")
 

@@ -130,7 +130,7 @@ def eval_command(
     kb.use_calibration(kb.calibration.for_target(target))
     report, decided = evaluate(
         kb,
-        Router.from_file(embedder),
+        Router.from_file(embedder, cache=wiring.training_cache(config)),
         queries,
         calibrate_on=calibration_queries,
         folds=folds,
