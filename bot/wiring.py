@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -303,8 +304,10 @@ async def itsm_attached(itsm: Itsm | None) -> AsyncIterator[None]:
 
 
 def prepare_knowledge(settings: Settings, services: Services, *, import_path: bool) -> None:
-    """Load the index; import the configured articles when asked (or the store is empty)."""
+    """Load the index; import the configured articles when asked (or the store is empty). The
+    model loads meanwhile on its own thread: start-up waits for the longer of the two."""
     kb = services.knowledge
+    model = load_model_meanwhile(kb.embedder)
     kb.load()
     if import_path or not kb.articles():
         loaded = load_path(settings.kb_path)
@@ -313,6 +316,25 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
         report = kb.import_articles(loaded.articles)
         log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
     warm_up(services)
+    model.join()
+
+
+def load_model_meanwhile(embedder: Embedder) -> threading.Thread:
+    """Start loading the model on a thread. A failure is left for the first encode to raise
+    where it is handled (a turn's apology, a command's message)."""
+
+    def load() -> None:
+        warm = getattr(embedder, "warm_up", None)
+        if warm is None:
+            return
+        try:
+            warm()
+        except Exception:
+            log.warning("the model could not be loaded at start; the first encode retries")
+
+    thread = threading.Thread(target=load, name="model-load", daemon=True)
+    thread.start()
+    return thread
 
 
 async def replay_spool(runtime: Runtime) -> int:
