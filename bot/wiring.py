@@ -324,11 +324,10 @@ def load_model_meanwhile(embedder: Embedder) -> threading.Thread:
     where it is handled (a turn's apology, a command's message)."""
 
     def load() -> None:
-        warm = getattr(embedder, "warm_up", None)
-        if warm is None:
-            return
+        if getattr(embedder, "warm_up", None) is None:
+            return  # a stand-in that needs no loading
         try:
-            warm()
+            embedder.encode(["warm up"])  # the runtime's first run allocates its buffers
         except Exception:
             log.warning("the model could not be loaded at start; the first encode retries")
 
