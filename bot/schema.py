@@ -6,9 +6,11 @@ from sqlalchemy import MetaData
 
 
 def all_metadata() -> list[MetaData]:
+    import bot.dialogue.inbox  # noqa: F401 - registers the inbox on the bot metadata
     import retrieval.gaps  # noqa: F401 - registers its tables on the retrieval metadata
     from bot.channels.slack.store import metadata as slack_metadata
     from bot.channels.teams.store import metadata as teams_metadata
+    from bot.channels.web.store import metadata as web_metadata
     from bot.console.tables import metadata as console_metadata
     from bot.dialogue.conversations import metadata as bot_metadata
     from handoff.itsm.polls import polls_table  # noqa: F401 - registers the poll cursors
@@ -23,5 +25,6 @@ def all_metadata() -> list[MetaData]:
         bot_metadata,
         slack_metadata,
         teams_metadata,
+        web_metadata,
         console_metadata,
     ]

@@ -85,7 +85,8 @@ class SlackChannel:
             if settings.slack_agent_channel
             else None
         )
-        self.work = Background()
+        self.work = Background(inbox=services.inbox)
+        services.inbox.register(CHANNEL, self.employees.resume)
         self.bolt = Router(self.employees, self.desk, self.work).app(self.client)
 
     @property
