@@ -84,6 +84,23 @@ class Settings(BaseSettings):
         Path("deskbot-spool.jsonl"), validation_alias=_env("DESKBOT_SPOOL_FILE")
     )
 
+    # Shutdown and faults (docs/deploy.md): SIGTERM drains within this many seconds; an
+    # accepted event's lease lapses after `inbox_lease_seconds` without renewal (then another
+    # replica or this one restarted takes it); the database gets `db_timeout_seconds` to connect
+    # or lend a pooled connection, and each statement `db_statement_timeout_seconds` (PostgreSQL).
+    drain_seconds: float = Field(
+        25.0, ge=0, le=3600, validation_alias=_env("DESKBOT_DRAIN_SECONDS")
+    )
+    inbox_lease_seconds: float = Field(
+        30.0, ge=1, le=3600, validation_alias=_env("DESKBOT_INBOX_LEASE_SECONDS")
+    )
+    db_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, validation_alias=_env("DESKBOT_DB_TIMEOUT_SECONDS")
+    )
+    db_statement_timeout_seconds: float = Field(
+        15.0, gt=0, le=3600, validation_alias=_env("DESKBOT_DB_STATEMENT_TIMEOUT_SECONDS")
+    )
+
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(
         None, validation_alias=_env("SLACK_SIGNING_SECRET")

@@ -23,7 +23,7 @@ from tests.teams_fake import (
     teams_world,
 )
 
-VPN = "how do I connect to the VPN from home"
+VPN = "how can I use the VPN at home"
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from tests.teams_fake import (
     thread_reply,
 )
 
-VPN = "how do I connect to the VPN from home"
+VPN = "how can I use the VPN at home"
 
 
 async def test_personal_message_gets_the_disclosure_then_an_answer_card(demo_url: str) -> None:

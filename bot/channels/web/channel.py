@@ -21,7 +21,10 @@ from bot.channels.web.sessions import ChatSession, Signer
 from bot.channels.web.store import SignedOut
 from bot.channels.web.templates import render
 from bot.demo_data import DemoUser
+from bot.dialogue import wording
 from bot.dialogue.conversations import ConversationStore, StoredMessage
+from bot.dialogue.faults import transient
+from bot.dialogue.inbox import Entry
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
 from bot.inbound import (
@@ -56,7 +59,10 @@ class WebChannel:
     public_url: str = ""
     signed_out: SignedOut | None = None
 
+    reply_seconds: float = 20.0  # how long a post waits for its turn before "kept"
+
     def mount(self, app: web.Application) -> None:
+        self.turns.s.inbox.register(CHANNEL, self.resume, polled=True)
         app.router.add_get("/", _home)
         app.router.add_static("/static", STATIC, append_version=False)
         app.router.add_get("/chat", self.page)
@@ -178,12 +184,33 @@ class WebChannel:
         if not text.strip() and not action:
             raise web.HTTPBadRequest(text="Empty message.")
         identity = Identity(session.user_id, session.email, session.name)
-        await self.turns.handle(
-            IncomingMessage(
-                CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
-            )
+        message = IncomingMessage(
+            CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
         )
-        return web.json_response({"messages": await self._since(session, after)})
+        inbox = self.turns.s.inbox
+        accepted = await inbox.receive(message)
+        if accepted is None or accepted.entry is None:
+            return self._kept(accepted is None)
+        entry = accepted.entry
+        replies = await inbox.process(
+            entry, self.turns.handle(entry.message, entry), within=self.reply_seconds
+        )
+        if replies is None:  # in the inbox, answered once the database is back
+            return self._kept(True)
+        try:
+            return web.json_response({"messages": await self._since(session, after)})
+        except Exception as exc:
+            if transient(exc):
+                return self._kept(False)
+            raise
+
+    def _kept(self, kept: bool) -> web.Response:
+        """The message is safe but not answered yet: the answer reaches the transcript later."""
+        return web.json_response({"messages": [], "kept": kept, "notice": wording.KEPT})
+
+    async def resume(self, entry: Entry) -> None:
+        """A post taken over from another process or the spool: the browser polls for it."""
+        await self.turns.handle(entry.message, entry)
 
     async def poll(self, request: web.Request) -> web.Response:
         session = await self._api_session(request)
@@ -191,7 +218,15 @@ class WebChannel:
             after = number_in(request.query.get("after", "0"), "after")
         except Invalid as exc:
             raise exc.http() from None
-        return web.json_response({"messages": await self._since(session, after)})
+        try:
+            messages = await self._since(session, after)
+        except Exception as exc:
+            if transient(exc):
+                raise web.HTTPServiceUnavailable(
+                    text="Temporarily unavailable; try again.", headers={"Retry-After": "5"}
+                ) from None
+            raise
+        return web.json_response({"messages": messages})
 
     async def new_conversation(self, request: web.Request) -> web.Response:
         session = await self._api_session(request)
