@@ -127,3 +127,22 @@ async def test_the_demo_sign_in_refuses_cross_site_posts(base: str) -> None:
         ) as r:
             assert r.status == 403  # nor can another site sign the user out
         assert await send(http, base, "still signed in") == 200
+
+
+async def test_the_single_sign_on_header_is_bounded(demo_url: str) -> None:
+    settings = test_settings(demo_url).model_copy(
+        update={"web_identity_header": "X-Forwarded-Email"}
+    )
+    runtime = build(settings, embedder=HashEmbedder(), background=False)
+    runtime.services.policy.router = shared_router()
+    prepare_knowledge(settings, runtime.services, import_path=False)
+    try:
+        async with listening(runtime.app) as url, browser() as http:
+            too_long = {"X-Forwarded-Email": "a" * 310 + "@example.com"}
+            async with http.get(url + "/chat", headers=too_long) as r:
+                assert r.status == 401
+            assert await send(http, url, "hi", headers=too_long) == 401
+            fine = {"X-Forwarded-Email": ALEX}
+            assert await send(http, url, "how do I connect to the VPN", headers=fine) == 200
+    finally:
+        runtime.services.conversations.engine.dispose()
