@@ -19,7 +19,7 @@ from bot.channels.slack.events import Click, Place, dm, thread
 from bot.channels.slack.identity import Directory
 from bot.channels.slack.post import Poster
 from bot.dialogue import wording
-from bot.dialogue.inbox import Entry
+from bot.dialogue.inbox import Entry, Kept
 from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
@@ -86,7 +86,12 @@ class SlackEmployees:
             entry.message, user=identity, conversation=place.key, reference=place.reference
         )
         if entry.replies is None:
-            replies = await self.turns.handle(message, entry)
+            try:
+                replies = await self.turns.handle(message, entry)
+            except Kept:  # the database is away: say so once, answer when it is back
+                if entry.attempts == 1:
+                    await self._reply(place.reference, [Reply(wording.KEPT, "notice")], queue=False)
+                raise
         else:  # saved by a process that died before posting them
             replies = list(entry.replies)
         if replies:
