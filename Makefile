@@ -3,6 +3,8 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# the demo's port: make run PORT=8090 (or PORT=8090 in the environment)
+PORT ?= 8080
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -19,7 +21,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/deskbot demo
+	$(BIN)/deskbot demo --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .

@@ -30,6 +30,19 @@ LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle", Lifecycle)
 PROBE_SECONDS = 1.0  # readiness waits this long for the database, whatever it does
 HEALTH_SECONDS = 0.3  # liveness only reports the database: it waits less
 
+# Sent with every response (pages, their APIs, errors); static assets may still be cached.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+STATIC_PREFIXES = ("/static/", "/console/static/")
+
 
 @dataclass
 class _Probes:
@@ -41,7 +54,9 @@ PROBES: web.AppKey[_Probes] = web.AppKey("probes", _Probes)
 
 
 def create_app(services: Services, lifecycle: Lifecycle | None = None) -> web.Application:
-    app = web.Application(middlewares=[_errors, _timing], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[_security_headers, _errors, _timing], client_max_size=1024 * 1024
+    )
     app[SERVICES] = services
     app[LIFECYCLE] = lifecycle or Lifecycle(started=True)
     engine = services.conversations.engine
@@ -150,6 +165,27 @@ async def _timing(request: web.Request, handler: Handler) -> web.StreamResponse:
         request.app[SERVICES].metrics.http_latency.labels(route).observe(
             time.perf_counter() - started
         )
+
+
+def secure(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Add the security headers a response does not set itself."""
+    if response.prepared:
+        return
+    static = request.path.startswith(STATIC_PREFIXES)
+    for name, value in SECURITY_HEADERS.items():
+        if not (static and name == "Cache-Control"):
+            response.headers.setdefault(name, value)
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        secure(request, exc)
+        raise
+    secure(request, response)
+    return response
 
 
 @web.middleware

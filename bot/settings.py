@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.inbound import networks
 from retrieval.embedding import Backend
 
 DEMO_KB_PATH = Path(__file__).parent / "demo" / "kb"
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
     )
     public_url: str = Field("", validation_alias=_env("DESKBOT_PUBLIC_URL"))
     web_identity_header: str = Field("", validation_alias=_env("DESKBOT_WEB_IDENTITY_HEADER"))
+    # reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated)
+    trusted_proxies: str = Field("", validation_alias=_env("DESKBOT_TRUSTED_PROXIES"))
     spool_file: Path = Field(
         Path("deskbot-spool.jsonl"), validation_alias=_env("DESKBOT_SPOOL_FILE")
     )
@@ -153,6 +156,12 @@ class Settings(BaseSettings):
     zendesk_webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("DESKBOT_ZENDESK_WEBHOOK_SECRET")
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        networks(value)  # raises ValueError naming the entry that is no address
+        return value.strip()
 
     @field_validator("tickets")
     @classmethod

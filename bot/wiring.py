@@ -12,7 +12,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from bot import demo_data
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.sessions import Signer
+from bot.channels.web.store import SignedOut
 from bot.db import make_engine, migrate
 from bot.dialogue.conversations import ConversationStore, shared_secret
 from bot.dialogue.encoding import BatchingEncoder
@@ -50,7 +51,6 @@ from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, SentenceEmbedder
 from retrieval.gaps import GapStore
 from retrieval.knowledge import KnowledgeBase
-from retrieval.loader import load_path
 from retrieval.store import KnowledgeStore
 
 if TYPE_CHECKING:
@@ -62,13 +62,16 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIBRATION = Path(__file__).parent / "demo" / "calibration.json"
 
 
-def database(settings: Settings) -> Engine:
+def database(settings: Settings, *, migrate_schema: bool = True) -> Engine:
+    """The engine; the schema migrated first unless the caller checked it is current
+    (`deskbot serve` leaves migrating to `deskbot migrate`)."""
     engine = make_engine(
         settings.database_url,
         timeout=settings.db_timeout_seconds,
         statement_timeout=settings.db_statement_timeout_seconds,
     )
-    migrate(engine)
+    if migrate_schema:
+        migrate(engine)
     return engine
 
 
@@ -88,9 +91,10 @@ def knowledge_base(
     embedder_: Embedder | None = None,
     *,
     store_engine: Engine | None = None,
+    today: Callable[[], date] = date.today,
 ) -> KnowledgeBase:
     """A knowledge base on `store_engine` (default: the main database) that caches vectors
-    in the main database."""
+    in the main database; `today` is the day articles are judged on (overdue or not)."""
     vectors = KnowledgeStore(engine)
     store = KnowledgeStore(store_engine) if store_engine is not None else vectors
     return KnowledgeBase(
@@ -99,6 +103,7 @@ def knowledge_base(
         default_calibration(settings),
         vector_store=vectors,
         threshold_override=settings.confidence_threshold,
+        clock=today,
     )
 
 
@@ -116,12 +121,14 @@ def services(
     *,
     requests: Requests | None = None,
     clock: Callable[[], datetime] | None = None,
+    today: Callable[[], date] = date.today,
 ) -> Services:
     """Everything the dialogue core needs, on one database. `requests` is what the status
-    flow reads (deskbot's own tickets unless given); `clock` is the outbox's."""
+    flow reads (deskbot's own tickets unless given); `clock` is the outbox's; `today` is the
+    knowledge base's day."""
     single_threaded_blas()
     emb = embedder_ or embedder(settings)
-    kb = knowledge_base(settings, engine, emb)
+    kb = knowledge_base(settings, engine, emb, today=today)
     tickets = TicketStore(engine)
     router = Router.from_file(emb)
     policy = Policy(router, kb, requests or TicketRequests(tickets))
@@ -182,20 +189,23 @@ def build(
     background: bool = True,
     system: TicketSystem | None = None,
     clock: Callable[[], datetime] | None = None,
+    today: Callable[[], date] = date.today,
+    migrate_schema: bool = True,
 ) -> Runtime:
     """The whole server, with every configured channel and desk registered. Tests pass a fake
     `embedder`, `background=False` to run the outbox and the ITSM poller by hand
     (`await services.outbox.deliver_due()`, `await runtime.itsm.poller.poll()`), a ticket
     `system` connected with their own timing instead of the one the settings name, and the
-    `clock` of the outbox and the poll lease."""
+    `clock` of the outbox and the poll lease, and the knowledge base's `today`;
+    `migrate_schema=False` when the caller checked the schema is current."""
     # imported here, so the commands that never serve do not load the Slack and Teams SDKs
     from bot.channels.slack import channel as slack_channel
     from bot.channels.teams import channel as teams_channel
 
-    engine = database(settings)
+    engine = database(settings, migrate_schema=migrate_schema)
     system = system or ticket_system(settings)
     requests = ItsmRequests(system, TicketStore(engine)) if system is not None else None
-    s = services(settings, engine, embedder, requests=requests, clock=clock)
+    s = services(settings, engine, embedder, requests=requests, clock=clock, today=today)
     turns, relay = Turns(s), Relay(s)
     runtime = Runtime(settings, s, turns, relay, create_app(s, Lifecycle()))
     secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
@@ -206,6 +216,8 @@ def build(
         demo_users=tuple(demo_data.users()) if demo else (),
         identity_header=settings.web_identity_header or None,
         secure_cookies=settings.public_url.startswith("https://"),
+        public_url=settings.public_url,
+        signed_out=SignedOut(engine),
     )
     add_channel(runtime, web_chat)  # the browser polls the transcript: nothing to push
     slack = slack_channel.build(settings, s, turns, relay)
@@ -313,7 +325,7 @@ def prepare_knowledge(settings: Settings, services: Services, *, import_path: bo
     kb = services.knowledge
     kb.load()
     if import_path or not kb.articles():
-        loaded = load_path(settings.kb_path)
+        loaded = demo_data.load_articles(settings.kb_path, kb.clock())
         if not loaded.ok:
             raise SystemExit("\n".join(str(p) for p in loaded.errors))
         report = kb.import_articles(loaded.articles)

@@ -11,7 +11,8 @@ from datetime import date
 from html import escape
 
 WIDTH = 640
-BAR_HEIGHT = 22
+BAR_HEIGHT = 18
+LABEL_LINE = 16  # a bar's label, on the line above it
 PALETTE = ("#1f5fbf", "#0b6b3a", "#a34a00", "#6a3fb5")
 
 
@@ -26,24 +27,53 @@ def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> str:
     )
 
 
+def _width(text: str) -> float:
+    """An upper bound of the width of `text` at 12 px in a sans-serif font (DejaVu Sans's
+    widest glyphs in each class), so that text cut to it always fits."""
+    total = 0.0
+    for c in text:
+        if c in "WM@%mw":
+            total += 12.5
+        elif c.isupper() or c.isdigit() or not c.isascii():
+            total += 10.0
+        elif c in "iljtfr .,:;'!|":
+            total += 5.0
+        else:
+            total += 8.0
+    return total
+
+
+def fit(text: str, room: float) -> str:
+    """`text`, cut short with an ellipsis where it would run past `room` pixels."""
+    if _width(text) <= room:
+        return text
+    while text and _width(text) + 12.5 > room:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
 def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> str:
-    """Horizontal bars, one per (label, value), largest first as given."""
+    """Horizontal bars, one per (label, value), largest first as given. Each label sits on its
+    own line above its bar, across the chart's whole width, so a long article title is never
+    cut off at the edge (the full text is also the bar's tooltip and in the table)."""
     desc = "; ".join(f"{label}: {value:g}" for label, value in items) or "no data"
-    height = max(len(items), 1) * (BAR_HEIGHT + 8) + 10
+    row = LABEL_LINE + BAR_HEIGHT + 10
+    height = max(len(items), 1) * row + 6
     parts = [_open(chart_id, title, desc, WIDTH, height)]
     if not items:
         parts.append(f'<text x="0" y="20" class="empty">{escape("No data in this period")}</text>')
     top = max((v for _, v in items), default=0) or 1
-    label_width, bar_space = 200, WIDTH - 200 - 60
+    bar_space = WIDTH - 60  # room for the value after the longest bar
     for i, (label, value) in enumerate(items):
-        y = 5 + i * (BAR_HEIGHT + 8)
+        y = 4 + i * row
         width = max(bar_space * value / top, 1 if value else 0)
-        short = label if len(label) <= 30 else label[:29] + "…"
+        short = fit(label, WIDTH - 10)
+        bar_y = y + LABEL_LINE
         parts.append(
-            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{escape(short)}</text>'
-            f'<rect x="{label_width}" y="{y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
+            f'<text x="0" y="{y + 12}">{escape(short)}</text>'
+            f'<rect x="0" y="{bar_y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
             f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
-            f'<text x="{label_width + width + 6:.1f}" y="{y + 16}">{value:g}</text>'
+            f'<text x="{width + 6:.1f}" y="{bar_y + BAR_HEIGHT - 4}">{value:g}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -53,7 +83,7 @@ def line_chart(
     chart_id: str, title: str, days: Sequence[date], series: Sequence[tuple[str, Sequence[int]]]
 ) -> str:
     """Daily counts as lines (one per series) with a legend; dashes tell series apart too."""
-    height, left, right, top_pad, bottom = 260, 40, 10, 30, 30
+    height, left, right, top_pad, bottom = 260, 56, 10, 30, 30  # left: 7-digit counts
     plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     totals = ", ".join(f"{name} {sum(values)}" for name, values in series)
     desc = f"{len(days)} days from {days[0]} to {days[-1]}; totals: {totals}" if days else ""

@@ -24,6 +24,7 @@ from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
+from bot.inbound import MAX_TEXT
 from handoff.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,12 @@ class SlackEmployees:
         acknowledged; its turn runs after. `delivery` is the inbox key, so a retried event is
         answered once."""
         message = IncomingMessage(
-            CHANNEL, place.key, Identity(user), text, message_id=delivery, reference=place.reference
+            CHANNEL,
+            place.key,
+            Identity(user),
+            text[:MAX_TEXT],  # the core reads at most this much of one message
+            message_id=delivery,
+            reference=place.reference,
         )
         await self._accept(message, {"user": user, "place": _place(place)})
 
@@ -136,7 +142,9 @@ class SlackEmployees:
     async def ask(self, user: str, text: str, delivery: str | None) -> None:
         """/helpdesk <question>: answered in the employee's direct messages with the bot, where
         buttons, handoffs and an agent's replies can follow (the DM is opened after the ack)."""
-        message = IncomingMessage(CHANNEL, f"ask:{user}", Identity(user), text, message_id=delivery)
+        message = IncomingMessage(
+            CHANNEL, f"ask:{user}", Identity(user), text[:MAX_TEXT], message_id=delivery
+        )
         await self._accept(message, {"user": user, "ask": True})
 
     async def _reply(

@@ -118,6 +118,9 @@ class Router:
     async def _message(self, body: Mapping[str, Any], bot_user: str | None) -> None:
         event = body["event"]
         user, channel, text = event.get("user"), event.get("channel"), event.get("text") or ""
+        if not isinstance(text, str):  # HTTP refuses these (events.malformed); Socket Mode too
+            log.warning("slack: ignored a message whose text is not a string")
+            return
         if event.get("subtype") not in events.USER_SUBTYPES or event.get("bot_id"):
             return  # edits, joins, other bots, our own posts
         if not (isinstance(user, str) and isinstance(channel, str)) or user == bot_user:
@@ -144,7 +147,11 @@ class Router:
             isinstance(user, str) and isinstance(channel, str) and isinstance(ts, str)
         ):
             return
-        text = events.plain(event.get("text") or "", bot_user)
+        raw = event.get("text") or ""
+        if not isinstance(raw, str):
+            log.warning("slack: ignored a mention whose text is not a string")
+            return
+        text = events.plain(raw, bot_user)
         delivery = str(body["event_id"])
         root = thread_ts if isinstance(thread_ts, str) else ts
         if self.desk and (post := await self.desk.thread_of(channel, root)):

@@ -8,15 +8,17 @@ sign-in on a local demo, or the header of the single sign-on proxy in production
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot.channels.web.sessions import ChatSession, Signer
+from bot.channels.web.store import SignedOut
 from bot.channels.web.templates import render
 from bot.demo_data import DemoUser
 from bot.dialogue import wording
@@ -25,11 +27,23 @@ from bot.dialogue.faults import transient
 from bot.dialogue.inbox import Entry
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
+from bot.inbound import (
+    MAX_ACTION,
+    MAX_TEXT,
+    Invalid,
+    bounded,
+    number_in,
+    read_form,
+    read_json,
+    same_origin,
+)
+from bot.inbound import whole_number as number
 
 CHANNEL = "web"
 STATIC = Path(__file__).parent / "static"
 COOKIE = "deskbot_chat"
-MAX_TEXT = 4000
+VERIFIED_SECONDS = 120.0
+MAX_EMAIL = 320  # the longest an e-mail address can be
 
 
 @dataclass
@@ -43,8 +57,11 @@ class WebChannel:
     demo_users: tuple[DemoUser, ...] = ()
     identity_header: str | None = None
     secure_cookies: bool = False
+    public_url: str = ""
+    signed_out: SignedOut | None = None
 
     reply_seconds: float = 20.0  # how long a post waits for its turn before "kept"
+    _verified: dict[str, float] = field(default_factory=dict)  # sid -> when seen current
 
     def mount(self, app: web.Application) -> None:
         self.turns.s.inbox.register(CHANNEL, self.resume, polled=True)
@@ -59,15 +76,38 @@ class WebChannel:
 
     # -- identity ------------------------------------------------------------------------------
 
-    def _session(self, request: web.Request) -> ChatSession | None:
+    async def _session(self, request: web.Request) -> ChatSession | None:
         session = self.signer.session(request.cookies.get(COOKIE))
+        if session is not None and await self._ended(session.sid):
+            session = None  # signed out: a replayed cookie is worth nothing
         if self.identity_header:
             email = request.headers.get(self.identity_header, "").strip().lower()
-            if not email:
+            if not email or len(email) > MAX_EMAIL:
                 return None
             if session is None or session.email != email:
                 return ChatSession(secrets.token_urlsafe(16), email, email, None, time.time())
         return session
+
+    async def _ended(self, sid: str) -> bool:
+        """Whether the session was signed out. While the database is away, a session this
+        process saw current within `VERIFIED_SECONDS` still counts (so its messages are kept);
+        any other is refused until the database answers."""
+        if self.signed_out is None:
+            return False
+        try:
+            ended = await asyncio.to_thread(self.signed_out.ended, sid)
+        except Exception as exc:
+            seen = self._verified.get(sid)
+            if transient(exc) and seen is not None and time.monotonic() - seen < VERIFIED_SECONDS:
+                return False
+            raise
+        if ended:
+            self._verified.pop(sid, None)
+        else:
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[sid] = time.monotonic()
+        return ended
 
     def _guest(self) -> ChatSession:
         sid = secrets.token_urlsafe(16)
@@ -86,7 +126,7 @@ class WebChannel:
     # -- pages ---------------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.Response:
-        session = self._session(request)
+        session = await self._session(request)
         if session is None and self.demo_users:
             return web.Response(
                 text=render("chat_sign_in.html", users=self.demo_users), content_type="text/html"
@@ -105,7 +145,11 @@ class WebChannel:
         """Demo sign-in: pick one of the demo employees (only on a local demo)."""
         if not self.demo_users:
             raise web.HTTPNotFound()
-        form = await request.post()
+        self._same_origin(request)
+        try:
+            form = await read_form(request)
+        except Invalid as exc:
+            raise exc.http() from None
         user = next((u for u in self.demo_users if u.email == form.get("email")), None)
         if user is None:
             raise web.HTTPBadRequest(text="Unknown demo user.")
@@ -117,42 +161,46 @@ class WebChannel:
         raise response
 
     async def sign_out(self, request: web.Request) -> web.Response:
+        """Ends the session on the server too, so a copy of the cookie stops working."""
+        self._same_origin(request)
+        session = self.signer.session(request.cookies.get(COOKIE))
+        if session is not None and self.signed_out is not None:
+            self._verified.pop(session.sid, None)
+            await asyncio.to_thread(
+                self.signed_out.end, session.sid, session.issued, self.signer.max_age
+            )
         response = web.HTTPSeeOther("/chat")
         response.del_cookie(COOKIE, path="/chat")
         raise response
 
     # -- API -----------------------------------------------------------------------------------
 
-    def _api_session(self, request: web.Request) -> ChatSession:
+    def _same_origin(self, request: web.Request) -> None:
+        if not same_origin(request, self.public_url):
+            raise web.HTTPForbidden(text="Cross-site request refused.")
+
+    async def _api_session(self, request: web.Request) -> ChatSession:
         if request.method == "POST":
             # JSON only: a cross-site form cannot send it without a CORS preflight we never allow
             if request.content_type != "application/json":
                 raise web.HTTPUnsupportedMediaType(text="Send JSON.")
-            origin = request.headers.get("Origin")
-            if origin and origin.split("://", 1)[-1] != request.host:
-                raise web.HTTPForbidden(text="Cross-site request refused.")
-        session = self._session(request)
+            self._same_origin(request)
+        session = await self._session(request)
         if session is None:
             raise web.HTTPUnauthorized(text="No chat session; open /chat first.")
         return session
 
     async def send(self, request: web.Request) -> web.Response:
-        session = self._api_session(request)
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="Invalid JSON.") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="Expected a JSON object.")
-        text = body.get("text") or ""
-        action = body.get("action")
-        after = body.get("after", 0)
-        if not isinstance(text, str) or (action is not None and not isinstance(action, str)):
-            raise web.HTTPBadRequest(text="'text' and 'action' must be strings.")
-        if not isinstance(after, int):
-            raise web.HTTPBadRequest(text="'after' must be a message id.")
-        if len(text) > MAX_TEXT:
-            raise web.HTTPRequestEntityTooLarge(MAX_TEXT, len(text), text="Message too long.")
+        session = await self._api_session(request)
+        try:  # everything is checked before the turn is stored
+            body: Any = await read_json(request)
+            if not isinstance(body, dict):
+                raise Invalid("expected a JSON object")
+            text = bounded(body.get("text"), "text", MAX_TEXT) or ""
+            action = bounded(body.get("action"), "action", MAX_ACTION) or None
+            after = number(body.get("after", 0), "after")
+        except Invalid as exc:
+            raise exc.http() from None
         if not text.strip() and not action:
             raise web.HTTPBadRequest(text="Empty message.")
         identity = Identity(session.user_id, session.email, session.name)
@@ -185,23 +233,15 @@ class WebChannel:
         await self.turns.handle(entry.message, entry)
 
     async def poll(self, request: web.Request) -> web.Response:
-        session = self._api_session(request)
+        session = await self._api_session(request)
         try:
-            after = int(request.query.get("after", "0"))
-        except ValueError:
-            raise web.HTTPBadRequest(text="'after' must be a message id.") from None
-        try:
-            messages = await self._since(session, after)
-        except Exception as exc:
-            if transient(exc):
-                raise web.HTTPServiceUnavailable(
-                    text="Temporarily unavailable; try again.", headers={"Retry-After": "5"}
-                ) from None
-            raise
-        return web.json_response({"messages": messages})
+            after = number_in(request.query.get("after", "0"), "after")
+        except Invalid as exc:
+            raise exc.http() from None
+        return web.json_response({"messages": await self._since(session, after)})
 
     async def new_conversation(self, request: web.Request) -> web.Response:
-        session = self._api_session(request)
+        session = await self._api_session(request)
         fresh = ChatSession(
             secrets.token_urlsafe(16), session.user_id, session.email, session.name, time.time()
         )
@@ -210,8 +250,6 @@ class WebChannel:
         return response
 
     async def _since(self, session: ChatSession, after: int) -> list[dict[str, Any]]:
-        import asyncio
-
         conversation = await asyncio.to_thread(self.conversations.find, CHANNEL, session.sid)
         if conversation is None:
             return []
