@@ -24,7 +24,7 @@ from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH
 from retrieval.embedding import HashEmbedder
 from retrieval.loader import load_path
-from tests.conftest import test_settings
+from tests.conftest import ON_POSTGRES, test_settings
 
 ALEX = Identity("u-alex", "alex.morgan@example.com", "Alex Morgan")
 VPN = "how do I connect to the VPN from home"
@@ -147,7 +147,7 @@ def user_lines(engine: Engine, text: str) -> int:
         )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=ON_POSTGRES)
 def url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("demo_url"))
