@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from platformdirs import user_cache_dir
 from pydantic import (
     AliasChoices,
     Field,
@@ -80,6 +81,11 @@ class Settings(BaseSettings):
     web_identity_header: str = Field("", validation_alias=_env("DESKBOT_WEB_IDENTITY_HEADER"))
     # reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated)
     trusted_proxies: str = Field("", validation_alias=_env("DESKBOT_TRUSTED_PROXIES"))
+    # the router's exemplar vectors and weights, kept between starts (flows/cache.py)
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("deskbot")),
+        validation_alias=_env("DESKBOT_CACHE_DIR"),
+    )
     spool_file: Path = Field(
         Path("deskbot-spool.jsonl"), validation_alias=_env("DESKBOT_SPOOL_FILE")
     )

@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from bot.lifecycle import Lifecycle, drain, on_signals
 from bot.seams import Channel, Desk, desk_sender, destination
 from bot.server import LIFECYCLE, create_app, inbox_worker, outbox_dispatcher
 from bot.settings import Settings
+from flows.cache import TrainingCache
 from flows.policy import Policy
 from flows.router import Router
 from flows.types import Requests
@@ -77,6 +79,10 @@ def database(settings: Settings, *, migrate_schema: bool = True) -> Engine:
 
 def embedder(settings: Settings) -> SentenceEmbedder:
     return SentenceEmbedder(settings.model_path, backend=settings.encoder_backend)
+
+
+def training_cache(settings: Settings) -> TrainingCache:
+    return TrainingCache(settings.cache_dir / "router")
 
 
 def default_calibration(settings: Settings) -> Calibration:
@@ -130,7 +136,7 @@ def services(
     emb = embedder_ or embedder(settings)
     kb = knowledge_base(settings, engine, emb, today=today)
     tickets = TicketStore(engine)
-    router = Router.from_file(emb)
+    router = Router.from_file(emb, cache=training_cache(settings))
     policy = Policy(router, kb, requests or TicketRequests(tickets))
     return Services(
         knowledge=kb,
@@ -321,16 +327,44 @@ async def itsm_attached(itsm: Itsm | None) -> AsyncIterator[None]:
 
 
 def prepare_knowledge(settings: Settings, services: Services, *, import_path: bool) -> None:
-    """Load the index; import the configured articles when asked (or the store is empty)."""
+    """Load the index; import the configured articles when asked (or the store is empty). The
+    model loads meanwhile on its own thread: start-up waits for the longer of the two."""
     kb = services.knowledge
+    model = load_model_meanwhile(kb.embedder)
     kb.load()
     if import_path or not kb.articles():
         loaded = demo_data.load_articles(settings.kb_path, kb.clock())
         if not loaded.ok:
             raise SystemExit("\n".join(str(p) for p in loaded.errors))
         report = kb.import_articles(loaded.articles)
-        log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
+        log.info(
+            "knowledge base: %d added, %d updated, %d kept as changed in the console%s",
+            len(report.added),
+            len(report.updated),
+            len(report.kept) + len(report.conflicts),
+            f" (also changed in their files: {', '.join(report.conflicts)})"
+            if report.conflicts
+            else "",
+        )
     warm_up(services)
+    model.join()
+
+
+def load_model_meanwhile(embedder: Embedder) -> threading.Thread:
+    """Start loading the model on a thread. A failure is left for the first encode to raise
+    where it is handled (a turn's apology, a command's message)."""
+
+    def load() -> None:
+        if getattr(embedder, "warm_up", None) is None:
+            return  # a stand-in that needs no loading
+        try:
+            embedder.encode(["warm up"])  # the runtime's first run allocates its buffers
+        except Exception:
+            log.warning("the model could not be loaded at start; the first encode retries")
+
+    thread = threading.Thread(target=load, name="model-load", daemon=True)
+    thread.start()
+    return thread
 
 
 async def replay_spool(runtime: Runtime) -> int:

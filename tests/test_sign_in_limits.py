@@ -95,6 +95,7 @@ async def test_a_burst_over_two_replicas_checks_at_most_the_limit_on_sqlite(
     await attack_then_sign_in(f"sqlite:///{tmp_path / 'deskbot.db'}")
 
 
+@pytest.mark.postgres
 async def test_a_burst_over_two_replicas_checks_at_most_the_limit_on_postgresql(
     pg_engine: Engine, pg_database: str
 ) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot import demo_data, wiring
+from bot import demo_data
 from bot.cli.common import (
     app,
     embedding_progress,
@@ -20,17 +20,9 @@ from bot.cli.common import (
     settings,
     setup_logging,
 )
-from bot.cli.kb import warn_if_one_sided
-from bot.db import make_engine, migrate
-from bot.evaluation import Report, decision_lines, evaluate, write_curve
-from flows.router import Router
-from retrieval.evaluation import (
-    QueryFileError,
-    leave_out,
-    load_queries,
-    unknown_ids,
-    without,
-)
+
+if TYPE_CHECKING:
+    from bot.evaluation import Report
 
 
 @app.command("eval")
@@ -80,6 +72,14 @@ def eval_command(
     ] = None,
 ) -> None:
     """Measure retrieval and the answer/hand-off decisions on a labeled query file."""
+    # imported here, so that `deskbot --help` and the commands without a model start quickly
+    from bot import wiring
+    from bot.cli.kb import warn_if_one_sided
+    from bot.db import make_engine, migrate
+    from bot.evaluation import decision_lines, evaluate, write_curve
+    from flows.router import Router
+    from retrieval.evaluation import QueryFileError, leave_out, load_queries, unknown_ids, without
+
     setup_logging()
     config = settings()
     target = target_precision or config.target_precision
@@ -153,7 +153,7 @@ def eval_command(
     kb.use_calibration(kb.calibration.for_target(target))
     report, decided = evaluate(
         kb,
-        Router.from_file(embedder),
+        Router.from_file(embedder, cache=wiring.training_cache(config)),
         queries,
         calibrate_on=calibration_queries,
         folds=folds,
@@ -204,17 +204,20 @@ def gaps_command(
 ) -> None:
     """Questions the assistant could not answer (or answered unhelpfully), clustered by meaning,
     biggest first, with the nearest article."""
+    from bot import wiring
+    from retrieval.gaps import GapStore, StoredQuestions, cluster
+
     setup_logging()
     config = settings()
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
     kb.load()
-    from retrieval.gaps import GapStore, cluster
-
-    clusters = cluster(GapStore(engine).gaps(), kb.embedder, similarity)[:limit]
+    # the questions' vectors were stored with the gaps: the model loads only for older ones
+    questions = StoredQuestions(GapStore(engine), kb.embedder)
+    clusters = cluster(GapStore(engine).gaps(), questions, similarity)[:limit]
     rows: list[dict[str, Any]] = []
     for c in clusters:
-        nearest = kb.nearest(c.examples[0])
+        nearest = kb.nearest(c.examples[0], vector=questions.encode(c.examples[:1])[0])
         top = nearest.top
         rows.append(
             {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import demo_data, wiring
+from bot import demo_data
 from bot.cli.common import (
     embedding_progress,
     err,
@@ -19,11 +19,11 @@ from bot.cli.common import (
     settings,
     setup_logging,
 )
-from bot.db import make_engine, migrate
-from bot.evaluation import calibration_summary
 from bot.settings import Settings
-from retrieval.evaluation import LabeledQuery, QueryFileError, load_queries
 from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems
+
+if TYPE_CHECKING:
+    from retrieval.evaluation import LabeledQuery
 
 
 @kb_app.command("import")
@@ -31,6 +31,8 @@ def kb_import(
     path: Annotated[Path, typer.Argument(help="A folder of Markdown articles or a JSONL file.")],
 ) -> None:
     """Import articles (added, edited or retired); nothing is imported if any file has an error."""
+    from bot import wiring  # here: the commands that need no model start without it
+
     setup_logging()
     config = settings()
     today = date.today()
@@ -46,10 +48,19 @@ def kb_import(
         kb.load(progress=advance)  # type: ignore[arg-type]
         report = kb.import_articles(result.articles, progress=advance)  # type: ignore[arg-type]
     report_problems(lifecycle_problems(result.articles, today))
+    for article_id in report.conflicts:
+        err.print(
+            f"conflict: {article_id}: changed in the console and in its file since the "
+            "last import; the console version is kept (edit it in the console, or roll it "
+            "back there to the imported version)",
+            style="yellow",
+        )
+    kept = len(report.kept) + len(report.conflicts)
     out.print(
         f"imported {len(result.articles)} article(s): {len(report.added)} added, "
         f"{len(report.updated)} updated ({len(report.retired)} retired), "
         f"{len(report.unchanged)} unchanged"
+        + (f", {kept} kept as changed in the console" if kept else "")
     )
 
 
@@ -59,6 +70,13 @@ def kb_check(
     duplicates: Annotated[
         float, typer.Option(help="Similarity above which two articles are near-duplicates.")
     ] = 0.9,
+    near_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--near-duplicates/--no-near-duplicates",
+            help="Compare the articles' meaning (needs the model for articles not yet embedded).",
+        ),
+    ] = True,
 ) -> None:
     """Validate articles without importing them: errors, review dates, near-duplicates."""
     setup_logging()
@@ -67,7 +85,7 @@ def kb_check(
     today = date.today()
     result = demo_data.load_articles(target, today)
     problems = [*result.problems, *lifecycle_problems(result.articles, today)]
-    if result.ok and result.articles:
+    if near_duplicates and result.ok and result.articles:
         problems += near_duplicate_warnings(config, result, duplicates)
     report_problems(problems)
     errors = sum(p.severity is Severity.ERROR for p in problems)
@@ -83,6 +101,9 @@ def near_duplicate_warnings(
     config: Settings, result: LoadResult, threshold: float
 ) -> list[Problem]:
     """Embed the checked articles (in a scratch store; vectors are cached) and compare them."""
+    from bot import wiring
+    from bot.db import make_engine, migrate
+
     scratch = make_engine("sqlite://")
     migrate(scratch)
     kb = wiring.knowledge_base(config, wiring.database(config), store_engine=scratch)
@@ -126,6 +147,10 @@ def kb_calibrate(
     ] = None,
 ) -> None:
     """Fit the confidence calibration on labeled questions and store it for the running bot."""
+    from bot import wiring
+    from bot.evaluation import calibration_summary
+    from retrieval.evaluation import QueryFileError, load_queries
+
     setup_logging()
     config = settings()
     try:

@@ -9,20 +9,23 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import demo_data
 from bot.cli.common import app, err, fail_line, out, plain, settings, setup_logging
 from bot.cli.preflight import Problem, check_channels, check_database, check_listen, port_number
 from bot.db import SchemaState
-from bot.dialogue.messages import Identity
-from bot.wiring import Runtime, build, itsm_attached, prepare_knowledge, serve
-from bot.wiring import database as wiring_database
-from handoff.tickets import TicketStore
-from retrieval.articles import Status
-from retrieval.knowledge import KnowledgeBase
+
+if TYPE_CHECKING:
+    from bot.dialogue.messages import Identity
+    from bot.settings import Settings
+    from bot.wiring import Runtime
+    from handoff.tickets import TicketStore
+    from retrieval.knowledge import KnowledgeBase
+
+# The server and the model are imported by the commands themselves: `deskbot --help` and the
+# commands that need neither start without them.
 
 
 @app.command("serve")
@@ -43,6 +46,8 @@ def serve_command(
         status = check_database(config)
     if status.state is SchemaState.AHEAD:
         fail_line(f"warning: {status.describe()}")
+    from bot.wiring import build, prepare_knowledge
+
     setup_logging(logging.INFO)
     runtime = build(config, host=host, migrate_schema=False)
     prepare_knowledge(runtime.settings, runtime.services, import_path=import_kb)
@@ -68,9 +73,10 @@ def demo_command(
         check_channels(config)
         check_database(config, migrate_if_behind=True)  # the demo's own database
     from bot.console.accounts import AccountStore, demo_accounts
+    from bot.wiring import database
 
     # where to go and how to sign in come first; the start-up logs follow
-    accounts = demo_accounts(AccountStore(wiring_database(config)))
+    accounts = demo_accounts(AccountStore(database(config)))
     base = f"http://127.0.0.1:{number}"
     out.print(f"deskbot demo on {base}", style="bold")
     out.print(f"  web chat: {base}/chat (pick a demo employee)")
@@ -78,18 +84,30 @@ def demo_command(
     for name, role, password in accounts:
         out.print(f"    {role}: name {name}, password {password}")
     out.print("  (the passwords stay the same across restarts; they are kept in the database)")
-    out.print("Preparing the demo knowledge base (the first run embeds every article)…")
     setup_logging(logging.INFO)
-    runtime = build(config, demo=True)
-    prepare_knowledge(config, runtime.services, import_path=True)
-    created = demo_data.seed_tickets(runtime.services.tickets)
-    out.print(f"{article_counts(runtime.services.knowledge)}; {created} demo requests added.")
+    runtime = prepare_demo(config)
     with problems_said():
         run_server(runtime, "127.0.0.1", number, base)
 
 
+def prepare_demo(config: Settings, **build_options: object) -> Runtime:
+    """The demo's server with its knowledge base and requests in place. On a database that
+    has them already nothing is embedded: articles and router are keyed by content."""
+    from bot import demo_data
+    from bot.wiring import build, prepare_knowledge
+
+    runtime = build(config, demo=True, **build_options)  # type: ignore[arg-type]
+    out.print("Preparing the demo knowledge base (the first run embeds every article)…")
+    prepare_knowledge(config, runtime.services, import_path=True)
+    created = demo_data.seed_tickets(runtime.services.tickets)
+    out.print(f"{article_counts(runtime.services.knowledge)}; {created} demo requests added.")
+    return runtime
+
+
 def article_counts(kb: KnowledgeBase) -> str:
     """How many articles answer, and why the others do not (drafts, retired, review due)."""
+    from retrieval.articles import Status
+
     excluded = kb.excluded()
     reasons = Counter(
         "retired"
@@ -118,6 +136,7 @@ def problems_said() -> Iterator[None]:
 def run_server(runtime: Runtime, host: str, port: int, announce: str | None = None) -> None:
     """Serve until stopped. The port was free a moment ago; if another process took it since,
     say so in one line as well. `announce` is the base URL the demo prints once it is ready."""
+    from bot.wiring import serve
 
     async def main() -> None:
         ready = asyncio.Event()
@@ -145,40 +164,61 @@ def chat_command(
     ] = None,
 ) -> None:
     """Chat with deskbot in the terminal (the same core as every channel)."""
-    setup_logging(logging.WARNING)
-    runtime = build(settings())
-    err.print("Loading…")
-    prepare_knowledge(runtime.settings, runtime.services, import_path=False)
     from bot.channels.terminal import wording as terminal_wording
-    from bot.channels.terminal.channel import TerminalChannel
+    from bot.channels.terminal.channel import Lines, TerminalChannel
 
-    identity, known = terminal_identity(as_email, runtime.services.tickets)
-    if identity.email is None:
-        err.print(terminal_wording.GUEST)
-    elif not known:
-        err.print(plain(terminal_wording.UNKNOWN_USER.format(email=identity.email)), style="yellow")
-    else:
-        who = identity.name or identity.email
-        err.print(plain(terminal_wording.KNOWN_USER.format(name=who, email=identity.email)))
-    chat = TerminalChannel(
-        runtime.turns,
-        runtime.services.conversations,
-        identity,
-        str(uuid.uuid4()),
-        write=lambda text: out.print(plain(text), soft_wrap=True),
-    )
+    setup_logging(logging.WARNING)
+    config = settings()
+    # The prompt first: the first question is typed while deskbot loads, and answered as soon
+    # as it is ready.
+    lines = Lines.from_stdin()
+    out.print(plain(terminal_wording.GREETING), soft_wrap=True)
+
+    def load() -> Runtime:
+        from bot.wiring import build, prepare_knowledge
+
+        runtime = build(config)
+        prepare_knowledge(runtime.settings, runtime.services, import_path=False)
+        return runtime
 
     async def main() -> None:
-        async with itsm_attached(runtime.itsm):  # status questions read the ticket system
-            await chat.run()
+        from bot.wiring import itsm_attached
 
-    asyncio.run(main())
+        runtime = await asyncio.to_thread(load)
+        identity, known = terminal_identity(as_email, runtime.services.tickets)
+        if identity.email is None:
+            err.print(terminal_wording.GUEST)
+        elif not known:
+            unknown = terminal_wording.UNKNOWN_USER.format(email=identity.email)
+            err.print(plain(unknown), style="yellow")
+        else:
+            who = identity.name or identity.email
+            err.print(plain(terminal_wording.KNOWN_USER.format(name=who, email=identity.email)))
+        chat = TerminalChannel(
+            runtime.turns,
+            runtime.services.conversations,
+            identity,
+            str(uuid.uuid4()),
+            write=lambda text: out.print(plain(text), soft_wrap=True),
+            read=lines.next,
+        )
+        async with itsm_attached(runtime.itsm):  # status questions read the ticket system
+            await chat.run(greet=False)
+
+    try:
+        asyncio.run(main())
+    except SystemExit as exc:  # the knowledge base could not be loaded: say why
+        err.print(str(exc.code), highlight=False, markup=False)
+        raise typer.Exit(1) from None
 
 
 def terminal_identity(email: str | None, tickets: TicketStore) -> tuple[Identity, bool]:
     """Who `--as` names, and whether deskbot knows them: a demo employee or someone with
     requests on record (their name is what agents see on tickets). Anyone else chats as a
     guest under the address given."""
+    from bot import demo_data
+    from bot.dialogue.messages import Identity
+
     if not email:
         return Identity("terminal-user"), False
     email = email.strip().lower()

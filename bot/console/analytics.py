@@ -278,9 +278,13 @@ def compute(
     board.helpful = sum(c for (_, h), c in feedback.items() if h)
     board.not_helpful = sum(c for (_, h), c in feedback.items() if not h)
     uses = Counter(t.article_id for t in answers if t.article_id)
+    # the most used articles, then every other article with feedback in the range (feedback
+    # may come days after the answer, or on an article outside the top)
+    shown = [a for a, _ in uses.most_common(TOP)]
+    shown += sorted({a for a, _ in feedback} - set(shown))
     board.articles = [
-        ArticleUse(a, n, feedback.get((a, True), 0), feedback.get((a, False), 0))
-        for a, n in uses.most_common(TOP)
+        ArticleUse(a, uses[a], feedback.get((a, True), 0), feedback.get((a, False), 0))
+        for a in shown
     ]
     if gaps:
         board.gaps = top_gaps(_gaps(engine, start, end), embedder)

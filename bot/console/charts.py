@@ -12,7 +12,7 @@ from html import escape
 
 WIDTH = 640
 BAR_HEIGHT = 18
-LABEL_LINE = 16  # a bar's label, on the line above it
+LABEL_LINE = 16  # one line of a bar's label, above the bar
 PALETTE = ("#1f5fbf", "#0b6b3a", "#a34a00", "#6a3fb5")
 
 
@@ -43,38 +43,60 @@ def _width(text: str) -> float:
     return total
 
 
-def fit(text: str, room: float) -> str:
-    """`text`, cut short with an ellipsis where it would run past `room` pixels."""
-    if _width(text) <= room:
-        return text
-    while text and _width(text) + 12.5 > room:
-        text = text[:-1]
-    return text.rstrip() + "…"
+def wrap(text: str, room: float) -> list[str]:
+    """`text` in lines that each fit in `room` pixels, broken between words (inside a word
+    only when the word alone is wider than the room): a label is wrapped, never cut."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while _width(word) > room:  # a word wider than the room: break it where it fills
+            cut = len(word)
+            while cut > 1 and _width(word[:cut]) > room:
+                cut -= 1
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:cut])
+            word = word[cut:]
+        candidate = f"{line} {word}" if line else word
+        if line and _width(candidate) > room:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line or not lines:
+        lines.append(line)
+    return lines
 
 
 def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> str:
-    """Horizontal bars, one per (label, value), largest first as given. Each label sits on its
-    own line above its bar, across the chart's whole width, so a long article title is never
-    cut off at the edge (the full text is also the bar's tooltip and in the table)."""
+    """Horizontal bars, one per (label, value), largest first as given. Each label sits above
+    its bar, across the chart's whole width, wrapped onto more lines when long: an article's
+    title is readable whole and never runs past the chart's edge."""
     desc = "; ".join(f"{label}: {value:g}" for label, value in items) or "no data"
-    row = LABEL_LINE + BAR_HEIGHT + 10
-    height = max(len(items), 1) * row + 6
+    wrapped = [wrap(label, WIDTH - 10) for label, _ in items]
+    rows = [LABEL_LINE * len(lines) + BAR_HEIGHT + 10 for lines in wrapped]
+    height = sum(rows) + 6 if items else LABEL_LINE + BAR_HEIGHT + 16
     parts = [_open(chart_id, title, desc, WIDTH, height)]
     if not items:
         parts.append(f'<text x="0" y="20" class="empty">{escape("No data in this period")}</text>')
     top = max((v for _, v in items), default=0) or 1
     bar_space = WIDTH - 60  # room for the value after the longest bar
-    for i, (label, value) in enumerate(items):
-        y = 4 + i * row
+    y = 4
+    for (label, value), lines, row in zip(items, wrapped, rows, strict=True):
         width = max(bar_space * value / top, 1 if value else 0)
-        short = fit(label, WIDTH - 10)
-        bar_y = y + LABEL_LINE
+        spans = "".join(
+            f'<tspan x="0" y="{y + 12 + i * LABEL_LINE}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
+        )
+        bar_y = y + LABEL_LINE * len(lines)
         parts.append(
-            f'<text x="0" y="{y + 12}">{escape(short)}</text>'
+            f'<text class="bar-label">{spans}</text>'
             f'<rect x="0" y="{bar_y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
             f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
             f'<text x="{width + 6:.1f}" y="{bar_y + BAR_HEIGHT - 4}">{value:g}</text>'
         )
+        y += row
     parts.append("</svg>")
     return "".join(parts)
 

@@ -26,6 +26,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/console/queue", "Queue", AGENTS),
     ("/console/gaps", "Unanswered questions", OWNERS),
     ("/console/articles", "Articles", OWNERS),
+    ("/console/try", "Try a question", EVERYONE),
     ("/console/dashboard", "Dashboard", EVERYONE),
     ("/console/audit", "Audit log", ADMINS),
 )
@@ -52,6 +53,7 @@ NOTICES = {
         "now answered from this article: update their labels if that is right."
     ),
     "retired": "Article retired: it no longer answers.",
+    "rolled_back": "Rolled back: the earlier version is current again (as a new version).",
 }
 
 
@@ -111,6 +113,7 @@ _env.filters["age"] = _age
 _env.filters["person"] = person
 _env.filters["when"] = _when
 _env.filters["pct"] = _pct
+_env.filters["conf"] = lambda value: "—" if value is None else f"{value:.3f}"
 _env.filters["duration"] = duration
 _env.filters["span"] = span
 _env.filters["system_name"] = lambda system: SYSTEM_NAMES.get(system, system)

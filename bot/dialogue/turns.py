@@ -254,7 +254,7 @@ class Turns:
         hands_off = any(isinstance(a, Handoff) for a in outcome.actions)
         history = self.s.conversations.messages(conversation.id) if hands_off else []
         with self.s.conversations.engine.begin() as conn:
-            ticket = self._carry_out(conn, conversation, outcome, text, history)
+            ticket = self._carry_out(conn, conversation, outcome, text, history, vector)
             replies.extend(wording.reply(say, ticket) for say in outcome.says)
             if not replies:
                 replies.append(
@@ -313,14 +313,23 @@ class Turns:
         outcome: Outcome,
         text: str,
         history: Sequence[StoredMessage],
+        vector: Vector | None = None,
     ) -> Ticket | None:
         ticket = None
         for action in outcome.actions:
             if isinstance(action, Handoff):
                 ticket = self._open_ticket(conn, conversation, outcome.state, action, text, history)
             elif isinstance(action, RecordGap):
+                # this turn's vector goes with it, so clustering gaps needs no model
+                same = vector is not None and action.question == text
                 self.s.gaps.record_gap(
-                    action.question, action.reason, action.nearest_article, action.confidence, conn
+                    action.question,
+                    action.reason,
+                    action.nearest_article,
+                    action.confidence,
+                    conn,
+                    vector=vector if same else None,
+                    model=self.s.encoder.embedder.name,
                 )
             elif isinstance(action, RecordFeedback):
                 self.s.gaps.record_feedback(

@@ -63,6 +63,8 @@ class SlackEmployees:
     ) -> None:
         """Into the inbox (or the spool), then `work` (default: `resume`) after the ack."""
         inbox = self.services.inbox
+        # the core reads at most this much of one message
+        message = replace(message, text=message.text[:MAX_TEXT])
         accepted = await inbox.receive(message, extra)
         if accepted is None:  # kept in the spool: say so, if Slack takes it
             reference = extra.get("place", {}).get("reference")
@@ -81,7 +83,8 @@ class SlackEmployees:
         preface = None
         if extra.get("ask"):  # /helpdesk: answered in the employee's direct messages
             place = dm(await self.poster.open_dm(user))
-            preface = slack_wording.YOU_ASKED.format(question=blocks.escape(entry.message.text))
+            question = blocks.escape(redact_text(entry.message.text))
+            preface = slack_wording.YOU_ASKED.format(question=question)
         elif "place" in extra:
             place = Place(**extra["place"])
         else:  # spooled before the inbox: the conversation key says where

@@ -238,7 +238,15 @@ class WebChannel:
             after = number_in(request.query.get("after", "0"), "after")
         except Invalid as exc:
             raise exc.http() from None
-        return web.json_response({"messages": await self._since(session, after)})
+        try:
+            messages = await self._since(session, after)
+        except Exception as exc:
+            if transient(exc):
+                raise web.HTTPServiceUnavailable(
+                    text="Temporarily unavailable; try again.", headers={"Retry-After": "5"}
+                ) from None
+            raise
+        return web.json_response({"messages": messages})
 
     async def new_conversation(self, request: web.Request) -> web.Response:
         session = await self._api_session(request)
