@@ -25,6 +25,7 @@ from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
 from bot.inbound import MAX_TEXT
+from bot.redaction import redact_text
 from handoff.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
