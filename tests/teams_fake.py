@@ -220,7 +220,9 @@ class FakeConnector:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     url: str = ""
-    send_delay: float = 0.0  # seconds before a message is taken (a slow connector)
+    # seconds before a message is taken (a slow connector); one whose sender is gone by then is
+    # dropped, as a request cut off before it reached the connector
+    send_delay: float = 0.0
 
     async def start(self) -> FakeConnector:
         app = web.Application()
@@ -313,6 +315,9 @@ class FakeConnector:
     async def _send(self, request: web.Request) -> web.Response:
         if self.send_delay:
             await asyncio.sleep(self.send_delay)
+            if request.transport is None or request.transport.is_closing():
+                # the sender died before the connector took the message: it never arrived
+                return web.Response(status=499)
         body, failed = await self._record(request)
         if failed:
             return failed

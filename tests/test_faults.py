@@ -41,6 +41,7 @@ async def test_teams_activities_redelivered_after_a_kill_are_saved_and_answered_
     assert tally.saved == tally.answered == tally.sent == 30
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("how", ["down", "pause"])
 async def test_a_database_outage_costs_no_message_and_no_5xx(tmp_path: Path, how: str) -> None:
     with empty_pg_database() as url:

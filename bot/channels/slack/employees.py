@@ -19,7 +19,7 @@ from bot.channels.slack.events import Click, Place, dm, thread
 from bot.channels.slack.identity import Directory
 from bot.channels.slack.post import Poster
 from bot.dialogue import wording
-from bot.dialogue.inbox import Entry
+from bot.dialogue.inbox import Entry, Kept
 from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
@@ -47,7 +47,12 @@ class SlackEmployees:
         acknowledged; its turn runs after. `delivery` is the inbox key, so a retried event is
         answered once."""
         message = IncomingMessage(
-            CHANNEL, place.key, Identity(user), text, message_id=delivery, reference=place.reference
+            CHANNEL,
+            place.key,
+            Identity(user),
+            text[:MAX_TEXT],  # the core reads at most this much of one message
+            message_id=delivery,
+            reference=place.reference,
         )
         await self._accept(message, {"user": user, "place": _place(place)})
 
@@ -91,7 +96,12 @@ class SlackEmployees:
             entry.message, user=identity, conversation=place.key, reference=place.reference
         )
         if entry.replies is None:
-            replies = await self.turns.handle(message, entry)
+            try:
+                replies = await self.turns.handle(message, entry)
+            except Kept:  # the database is away: say so once, answer when it is back
+                if entry.attempts == 1:
+                    await self._reply(place.reference, [Reply(wording.KEPT, "notice")], queue=False)
+                raise
         else:  # saved by a process that died before posting them
             replies = list(entry.replies)
         if replies:
@@ -136,7 +146,9 @@ class SlackEmployees:
     async def ask(self, user: str, text: str, delivery: str | None) -> None:
         """/helpdesk <question>: answered in the employee's direct messages with the bot, where
         buttons, handoffs and an agent's replies can follow (the DM is opened after the ack)."""
-        message = IncomingMessage(CHANNEL, f"ask:{user}", Identity(user), text, message_id=delivery)
+        message = IncomingMessage(
+            CHANNEL, f"ask:{user}", Identity(user), text[:MAX_TEXT], message_id=delivery
+        )
         await self._accept(message, {"user": user, "ask": True})
 
     async def _reply(

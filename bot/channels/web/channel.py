@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from bot.inbound import whole_number as number
 CHANNEL = "web"
 STATIC = Path(__file__).parent / "static"
 COOKIE = "deskbot_chat"
+VERIFIED_SECONDS = 120.0
 MAX_EMAIL = 320  # the longest an e-mail address can be
 
 
@@ -60,6 +61,7 @@ class WebChannel:
     signed_out: SignedOut | None = None
 
     reply_seconds: float = 20.0  # how long a post waits for its turn before "kept"
+    _verified: dict[str, float] = field(default_factory=dict)  # sid -> when seen current
 
     def mount(self, app: web.Application) -> None:
         self.turns.s.inbox.register(CHANNEL, self.resume, polled=True)
@@ -76,11 +78,7 @@ class WebChannel:
 
     async def _session(self, request: web.Request) -> ChatSession | None:
         session = self.signer.session(request.cookies.get(COOKIE))
-        if (
-            session is not None
-            and self.signed_out is not None
-            and await asyncio.to_thread(self.signed_out.ended, session.sid)
-        ):
+        if session is not None and await self._ended(session.sid):
             session = None  # signed out: a replayed cookie is worth nothing
         if self.identity_header:
             email = request.headers.get(self.identity_header, "").strip().lower()
@@ -89,6 +87,27 @@ class WebChannel:
             if session is None or session.email != email:
                 return ChatSession(secrets.token_urlsafe(16), email, email, None, time.time())
         return session
+
+    async def _ended(self, sid: str) -> bool:
+        """Whether the session was signed out. While the database is away, a session this
+        process saw current within `VERIFIED_SECONDS` still counts (so its messages are kept);
+        any other is refused until the database answers."""
+        if self.signed_out is None:
+            return False
+        try:
+            ended = await asyncio.to_thread(self.signed_out.ended, sid)
+        except Exception as exc:
+            seen = self._verified.get(sid)
+            if transient(exc) and seen is not None and time.monotonic() - seen < VERIFIED_SECONDS:
+                return False
+            raise
+        if ended:
+            self._verified.pop(sid, None)
+        else:
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[sid] = time.monotonic()
+        return ended
 
     def _guest(self) -> ChatSession:
         sid = secrets.token_urlsafe(16)
@@ -146,6 +165,7 @@ class WebChannel:
         self._same_origin(request)
         session = self.signer.session(request.cookies.get(COOKIE))
         if session is not None and self.signed_out is not None:
+            self._verified.pop(session.sid, None)
             await asyncio.to_thread(
                 self.signed_out.end, session.sid, session.issued, self.signer.max_age
             )
