@@ -434,11 +434,14 @@ class KnowledgeStore:
             )
 
     def prune_vectors(self) -> int:
-        """Drop vectors no stored article uses any more."""
+        """Drop article vectors no stored article uses any more."""
         with self.engine.begin() as conn:
             used = select(articles_table.c.content_hash)
             result = conn.execute(
-                delete(vectors_table).where(vectors_table.c.content_hash.not_in(used))
+                delete(vectors_table).where(
+                    vectors_table.c.content_hash.not_in(used),
+                    vectors_table.c.model.not_like("%#question"),  # gap questions' (gaps.py)
+                )
             )
             return int(result.rowcount or 0)
 

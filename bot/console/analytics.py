@@ -102,6 +102,8 @@ class Dashboard:
     gaps: list[GapGroup] = field(default_factory=list)
     median_claim: timedelta | None = None
     median_resolve: timedelta | None = None
+    claimed: int = 0  # the requests each median is taken over
+    resolved: int = 0
     daily: list[Day] = field(default_factory=list)
 
     @property
@@ -265,12 +267,12 @@ def compute(
 
     opened = [r for r in tickets if aware(r["created_at"]) < end]
     board.handoffs = Counter(r["reason"] for r in opened).most_common()
-    board.median_claim = _median(
-        [aware(r["claimed"]) - aware(r["created_at"]) for r in opened if r["claimed"]]
-    )
-    board.median_resolve = _median(
-        [aware(r["resolved_at"]) - aware(r["created_at"]) for r in opened if r["resolved_at"]]
-    )
+    to_claim = [aware(r["claimed"]) - aware(r["created_at"]) for r in opened if r["claimed"]]
+    to_resolve = [
+        aware(r["resolved_at"]) - aware(r["created_at"]) for r in opened if r["resolved_at"]
+    ]
+    board.median_claim, board.claimed = _median(to_claim), len(to_claim)
+    board.median_resolve, board.resolved = _median(to_resolve), len(to_resolve)
 
     feedback = _feedback(engine, start, end)
     board.helpful = sum(c for (_, h), c in feedback.items() if h)

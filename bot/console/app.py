@@ -21,6 +21,7 @@ from bot.console.sessions import SessionStore, SignInLimit
 from bot.dialogue.conversations import shared_secret
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
+from bot.inbound import networks
 from bot.server import Mount
 from bot.settings import Settings
 
@@ -90,6 +91,7 @@ def build(settings: Settings, services: Services, relay: Relay) -> Console:
         embedder=CachedEmbedder(services.knowledge.embedder),
         login_key=key.encode(),
         secure_cookies=settings.public_url.startswith("https://"),
+        proxies=networks(settings.trusted_proxies),
     )
 
 

@@ -15,6 +15,7 @@ from bot.console.audit import Entry
 from bot.console.charts import bar_chart, line_chart
 from bot.console.context import console_of
 from bot.console.render import page, refusal, svg
+from bot.inbound import FIRST_DAY, LAST_DAY, Invalid, day
 
 MAX_OVERRIDES = 50
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -22,14 +23,18 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def _period(request: web.Request) -> Period:
     try:
+        start, end = (day(request.query.get(k), k) for k in ("from", "to"))
         return Period.parse(
-            request.query.get("from") or None,
-            request.query.get("to") or None,
+            start.isoformat() if start else None,
+            end.isoformat() if end else None,
             datetime.now(UTC).date(),
         )
-    except ValueError:
+    except (Invalid, ValueError):
         raise refusal(
-            request, 400, "Choose a start and end date (YYYY-MM-DD), at most 366 days apart."
+            request,
+            400,
+            f"Choose a start and end date (YYYY-MM-DD) from {FIRST_DAY} to {LAST_DAY},"
+            " at most 366 days apart.",
         ) from None
 
 
