@@ -46,7 +46,7 @@ from retrieval.text import View, passages
 
 
 def settings_for(work: Path, questions: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         DESKBOT_DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
         DESKBOT_KB_PATH=DEMO_KB_PATH,
         DESKBOT_QUESTIONS_PATH=questions,
