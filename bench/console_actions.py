@@ -127,7 +127,7 @@ def run(publisher: Publisher, embedder: SentenceEmbedder, rounds: int) -> dict[s
             timed(lambda c=changed: publisher.publish([c], Change("bench", "link", "bench")))
         )
         _, vectors, before, _ = publisher._prepare()
-        touched.append(len(reachable(kb, [changed], vectors, before)))
+        touched.append(len(reachable(kb, [changed], queries, vectors, before)))
     out["link"] = summary(link, link_bare) | {"touched_median": statistics.median(touched)}
 
     check, check_bare, everything = [], [], []
