@@ -60,6 +60,12 @@ class Bm25Index:
         weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         return np.asarray(weights @ self._weights[ids].toarray()).ravel()
 
+    def document_weights(self, doc: int) -> dict[str, float]:
+        """One document's per-term weights (its column), to score many queries against it."""
+        column = self._weights.getcol(doc).tocoo()
+        terms = list(self._vocabulary)
+        return {terms[r]: float(v) for r, v in zip(column.row, column.data, strict=True)}
+
     def ceiling(self, query: Sequence[str]) -> float:
         """An upper bound of any document's score for this query, to put scores on a 0..1
         scale that means the same for short and long queries."""

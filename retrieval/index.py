@@ -222,13 +222,17 @@ class HybridIndex:
             searched=n if allowed is None else int(allowed.sum()),
         )
 
-    def best_possible(self, article_ids: Sequence[str], queries: Vectors) -> Array:
-        """Per query (rows of `queries`): the highest score any of the articles could get, with
-        the whole BM25 bonus. Cheap (only these articles' passages), for telling which queries
-        an edit of them can reach."""
-        out = np.full(len(queries), -np.inf)
+    def best_possible(
+        self, article_ids: Sequence[str], queries: Sequence[str], vectors: Vectors
+    ) -> Array:
+        """Per query (`queries` with their embeddings `vectors`): the best score any of these
+        articles gets, computed for these articles only (their passages and BM25 column), for
+        telling cheaply which queries an edit of them can reach."""
+        out = np.full(len(vectors), -np.inf)
         position = {a.id: i for i, a in enumerate(self.articles)}
         w = self.weights
+        terms = [tokenize(q) for q in queries]
+        ceilings = np.array([self._bm25.ceiling(t) for t in terms])
         for article_id in article_ids:
             i = position.get(article_id)
             if i is None:
@@ -239,11 +243,17 @@ class HybridIndex:
                 (self._content, self._content_starts),
             ):
                 end = starts[i + 1] if i + 1 < len(starts) else len(matrix)
-                spans.append((queries @ matrix[starts[i] : end].T).max(axis=1))
-            bound = (
-                w.question * spans[0] + w.content * spans[1] - w.hub * self._crowding[i] + w.bm25
+                spans.append((vectors @ matrix[starts[i] : end].T).max(axis=1))
+            column = self._bm25.document_weights(i)
+            lexical = np.array([sum(column.get(t, 0.0) for t in ts) for ts in terms])
+            bm25 = np.divide(lexical, ceilings, out=np.zeros_like(lexical), where=ceilings > 0)
+            score = (
+                w.question * spans[0]
+                + w.content * spans[1]
+                - w.hub * self._crowding[i]
+                + w.bm25 * bm25
             )
-            out = np.maximum(out, bound)
+            out = np.maximum(out, score)
         return out
 
     def rank_all(self, query: str, vector: Vectors, retriever: str) -> list[str]:

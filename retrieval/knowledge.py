@@ -249,9 +249,11 @@ class KnowledgeBase:
             articles=self._articles,
         )
 
-    def best_possible(self, articles: Sequence[Article], queries: Vectors) -> np.ndarray:
-        """For each query vector, the best score any of these (indexed) articles could get."""
-        return self._index.best_possible([a.id for a in articles], queries)
+    def best_possible(
+        self, articles: Sequence[Article], queries: Sequence[str], vectors: Vectors
+    ) -> np.ndarray:
+        """For each query, the best score any of these (indexed) articles gets."""
+        return self._index.best_possible([a.id for a in articles], queries, vectors)
 
     def nearest(self, query: str, vector: Vectors | None = None) -> Retrieval:
         """The closest validated article whatever its review date (for knowledge owners)."""

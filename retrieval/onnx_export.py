@@ -54,9 +54,7 @@ def cache_folders(model: SentenceModel, user_cache: Path | None = None) -> list[
     return [model.folder / "onnx", fallback / "onnx"]
 
 
-def onnx_file(
-    model: SentenceModel, *, quantized: bool, user_cache: Path | None = None
-) -> Path:
+def onnx_file(model: SentenceModel, *, quantized: bool, user_cache: Path | None = None) -> Path:
     """The exported (fp32) or quantized (int8) model file, made on first use."""
     folders = cache_folders(model, user_cache)
     key = model_key(model)

@@ -202,12 +202,19 @@ async def test_an_edit_is_rolled_back_and_the_chat_answers_from_the_old_text(
 
 
 async def test_a_stale_rollback_form_is_refused(demo_url: str) -> None:
-    async with serve(demo_url) as server:
-        async with await owner(server) as client:
-            response = await client.post(
-                f"/console/articles/{DOCK}/rollback", {"version": "0" * 16, "to_version": "1"}
-            )
+    async with serve(demo_url) as server, await owner(server) as client:
+        response = await client.post(
+            f"/console/articles/{DOCK}/rollback", {"version": "0" * 16, "to_version": "1"}
+        )
         assert response.status == 409
+        page = await client.get(f"/console/articles/{DOCK}")
+        for bad in ("9" * 30, "7", "x"):
+            response = await client.post(
+                f"/console/articles/{DOCK}/rollback",
+                {"version": version_of(page.text), "to_version": bad},
+            )
+            assert response.status == 400, bad
+            assert "no such version" in response.text
 
 
 async def test_try_a_question_shows_route_candidates_confidence_and_decision(

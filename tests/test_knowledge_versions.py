@@ -128,3 +128,19 @@ def test_kb_import_reports_a_conflict_by_id_and_keeps_the_console_version(
     assert "conflict: vpn: changed in the console and in its file" in output
     assert "4 unchanged, 1 kept as changed in the console" in output
     assert KnowledgeStore(wiring.database(settings)).get("vpn") == mine
+
+
+def test_an_articles_own_score_for_many_questions_matches_the_search(tmp_path: Path) -> None:
+    """What the publish check uses to tell which questions an edit can reach."""
+    settings = test_settings(f"sqlite:///{tmp_path}/kb.db")
+    embedder = HashEmbedder()
+    kb = wiring.knowledge_base(settings, wiring.database(settings), embedder)
+    kb.import_articles(load_path(DEMO_KB_PATH).articles)
+    questions = ["my vpn keeps dropping at the airport", "reset my password", "printer jam"]
+    vectors = embedder.encode(questions)
+    for question, vector in zip(questions, vectors, strict=True):
+        top = kb.search(question, vector=vector).result.candidates[0]
+        article = kb.article(top.article_id)
+        assert article is not None
+        score = kb.best_possible([article], [question], vector[None, :])
+        assert score[0] == pytest.approx(top.score, abs=1e-5)

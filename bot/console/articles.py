@@ -280,7 +280,7 @@ async def rollback(request: web.Request) -> web.StreamResponse:
     store = console_of(request).services.knowledge.store
     old = (
         await asyncio.to_thread(store.version, article.id, int(number))
-        if number.isdigit()
+        if number.isdigit() and len(number) <= 9
         else None
     )
     if old is None:

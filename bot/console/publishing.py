@@ -198,12 +198,16 @@ def _frozen(router: Router, revision: int, routes: dict[str, Route]) -> Router:
 
 
 def reachable(
-    kb: KnowledgeBase, changed: Sequence[Article], vectors: Vectors, before: Sequence[Decided]
+    kb: KnowledgeBase,
+    changed: Sequence[Article],
+    queries: Sequence[LabeledQuery],
+    vectors: Vectors,
+    before: Sequence[Decided],
 ) -> list[int]:
     """The labeled questions a change can move: those whose candidates include a changed
-    article, and those where a changed article could reach the top two (its best possible
-    score, with the whole BM25 bonus and no crowding, within `REACH` of the runner-up).
-    Every other question keeps its outcome: the change can only nudge it."""
+    article, and those where a changed article's score in `kb` (the preview) comes within
+    `REACH` of the runner-up before. Every other question keeps its outcome: the change can
+    only nudge it (the other articles' scores move with word rarity and neighbourhoods)."""
     ids = {a.id for a in changed}
     touched = {
         i
@@ -212,11 +216,12 @@ def reachable(
     }
     answerable = [a for a in changed if a.is_answerable(kb.clock())]
     if answerable and len(vectors):
-        bound = kb.best_possible(answerable, vectors)  # (questions,)
+        texts = [redact_text(q.query) for q in queries]
+        score = kb.best_possible(answerable, texts, vectors)  # (questions,)
         for i, d in enumerate(before):
-            scores = [score for _, score in d.candidates]
+            scores = [s for _, s in d.candidates]
             second = scores[1] if len(scores) > 1 else (scores[0] if scores else -1.0)
-            if bound[i] >= second - REACH:
+            if score[i] >= second - REACH:
                 touched.add(i)
     return sorted(touched)
 
@@ -283,7 +288,7 @@ class Publisher:
     ) -> tuple[list[LabeledQuery], list[Decided], list[Decided], tuple[object, ...]]:
         queries, vectors, before, questions = self._prepare()
         preview = self.services.knowledge.preview(changed)
-        touched = reachable(preview, changed, vectors, before)
+        touched = reachable(preview, changed, queries, vectors, before)
         after = list(before)
         if touched:
             policy = self.policy_for(preview)

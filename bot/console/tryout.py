@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from aiohttp import web
 
@@ -55,12 +56,12 @@ def _outcome(decided: Decided, kb: KnowledgeBase) -> Outcome:
     return Outcome(route, what, decided.confidence, decided.threshold, tuple(candidates))
 
 
-def as_published(article: Article, today: object) -> Article:
+def as_published(article: Article, today: date) -> Article:
     """An edit as it would be once published (validated, reviewed today)."""
     return replace(
         article,
         status=Status.VALIDATED,
-        reviewed_on=today,  # type: ignore[arg-type]
+        reviewed_on=today,
         review_every_days=article.review_every_days or 365,
     )
 
