@@ -4,12 +4,13 @@ the bare batched encoder measured in the same run.
     python bench/chat_throughput.py [--conversations 64] [--turns 16] [--port 8765]
                                     [--backend onnx]
 
-Starts `deskbot serve` in its own process on 127.0.0.1 (the demo knowledge base on a fresh
-SQLite file), then drives it from this process: each simulated employee opens /chat for a
-session and sends questions one after another; all conversations run at once. After a
-hand-off the employee starts a new conversation, so that every turn is one the assistant
-decides. Prints turns/s, latency percentiles and errors, for the whole run and for its
-steady state (once every conversation has had its first answer, until the first one ends).
+Runs `deskbot migrate`, then `deskbot serve` in its own process on 127.0.0.1 (the demo
+knowledge base on a fresh SQLite file), then drives it from this process: each simulated
+employee opens /chat for a session and sends questions one after another; all
+conversations run at once. After a hand-off the employee starts a new conversation, so that
+every turn is one the assistant decides. Prints turns/s, latency percentiles and errors,
+for the whole run and for its steady state (once every conversation has had its first
+answer, until the first one ends).
 
 The baseline is the encoder alone on the same backend: a fresh process encoding the same
 questions in batches of 64 (the server's largest batch), measured right before and right
@@ -199,9 +200,11 @@ def main() -> None:
         HF_HUB_OFFLINE="1",
         DESKBOT_ENCODER_BACKEND=args.backend,
     )
+    deskbot = str(Path(sys.executable).parent / "deskbot")
+    subprocess.run([deskbot, "migrate"], env=env, cwd=folder, check=True)
     server = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "deskbot"),
+            deskbot,
             "serve",
             "--host",
             "127.0.0.1",

@@ -6,8 +6,9 @@ Each message is the first message of a new conversation. Reports human-request r
 false positives (a hand-off with reason user_request), the share of risky messages handed off
 (any reason) and with the risky intent, and where the other messages went. The default file
 is a held-out set written independently of the routing rules and exemplars
-(`dialogue_holdout.jsonl`, the first such set, has since been added to the exemplars and is
-kept as a regression set).
+(`routing_regression.jsonl`, the first such set, has since been added to the exemplars and is
+kept as a regression set). `routing_holdout.jsonl` is kept for the test suite's final check:
+do not tune on it (`tests/test_holdout.py` keeps it out of the exemplars).
 """
 
 from __future__ import annotations

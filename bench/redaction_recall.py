@@ -44,7 +44,7 @@ SETS = {
 }
 ORDINARY = [
     ROOT / "bot" / "demo" / "questions.jsonl",
-    ROOT / "tests" / "data" / "dialogue_holdout.jsonl",
+    ROOT / "tests" / "data" / "routing_regression.jsonl",
     ROOT / "tests" / "data" / "dialogue_holdout2.jsonl",
 ]
 CUES = ("before", "after", "none")

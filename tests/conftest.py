@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,32 @@ from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
 from retrieval.embedding import HashEmbedder, SentenceEmbedder
 from retrieval.evaluation import fit_calibration, load_queries
-from retrieval.loader import load_path
+from tests.clock import CLOCK
 from tests.support import ChatBot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # the router's training cache of this test run, never the user's
 os.environ.setdefault("DESKBOT_CACHE_DIR", tempfile.mkdtemp(prefix="deskbot-test-cache-"))
-TODAY = date(2026, 11, 23)
 PG_URL = os.environ.get("DESKBOT_TEST_DATABASE_URL", "")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-shift-days",
+        type=int,
+        default=None,
+        help="Run on the test clock moved by this many days (also DESKBOT_TEST_CLOCK_SHIFT_DAYS).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    shift = config.getoption("--clock-shift-days")
+    if shift is not None:
+        CLOCK.shift_days = shift
+
+
+def pytest_report_header() -> str:
+    return f"test clock: {CLOCK.today()} (shifted {CLOCK.shift_days} days)"
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +126,31 @@ def pg_engine(pg_database: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+ON_POSTGRES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+PG_FIXTURES = {"pg_database", "pg_engine"}
+
+
+def uses_postgres(item: pytest.Item) -> bool:
+    """A PostgreSQL fixture, or the "postgres" side of a fixture run on both databases."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(PG_FIXTURES & fixtures) or any(p == "postgres" for p in params)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on PostgreSQL says so with the `postgres` marker (`-m postgres` runs them
+    all, `-m "not postgres"` none): a test that reaches PostgreSQL without it is an error."""
+    unmarked = [
+        i.nodeid for i in items if uses_postgres(i) and i.get_closest_marker("postgres") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "PostgreSQL tests without the postgres marker: " + ", ".join(unmarked)
+        )
+
+
+@pytest.fixture(params=ON_POSTGRES)
 def engine(request: pytest.FixtureRequest) -> Engine:
     """Both engines: storage behaviour must not depend on the database."""
     name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
@@ -148,9 +189,9 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     url = f"sqlite:///{path}"
     settings = test_settings(url)
     engine = wiring.database(settings)
-    services = wiring.services(settings, engine, HashEmbedder())
+    services = wiring.services(settings, engine, HashEmbedder(), today=CLOCK.today)
     kb = services.knowledge
-    kb.import_articles(load_path(DEMO_KB_PATH).articles)
+    kb.import_articles(demo_data.load_articles(DEMO_KB_PATH, CLOCK.today()).articles)
     kb.use_calibration(
         fit_calibration(kb, load_queries(DEMO_QUESTIONS_PATH), 0.9, "test"), persist=True
     )
@@ -172,6 +213,6 @@ def demo_url(demo_template: Path, tmp_path: Path) -> str:
 async def bot(demo_url: str) -> ChatBot:
     """A conversation with the real dialogue core on the demo knowledge base."""
     settings = test_settings(demo_url)
-    services = wiring.services(settings, make_engine(demo_url), HashEmbedder())
+    services = wiring.services(settings, make_engine(demo_url), HashEmbedder(), today=CLOCK.today)
     wiring.warm_up(services)
     return ChatBot(Turns(services), Relay(services), services)

@@ -26,6 +26,7 @@ from handoff.itsm.port import TicketRef
 from handoff.tickets import Ticket
 from retrieval.embedding import HashEmbedder
 from tests import jira_fake, servicenow_fake, zendesk_fake
+from tests.clock import CLOCK
 from tests.itsm_cases import CASES, Case
 from tests.itsm_fake import FakeClock, FakeSystem, serving
 from tests.support import deliver_all, listening
@@ -223,7 +224,12 @@ async def serve_itsm(name: str, database_url: str, **extra: Any) -> AsyncIterato
         settings = Settings(**values)
         system = ticket_system(settings, timing=clock.fake.timing(), policy=POLICY)
         runtime = build(
-            settings, embedder=HashEmbedder(), background=False, system=system, clock=clock
+            settings,
+            embedder=HashEmbedder(),
+            background=False,
+            system=system,
+            clock=clock,
+            today=CLOCK.today,
         )
         runtime.services.policy.router = shared_router()
         prepare_knowledge(settings, runtime.services, import_path=False)

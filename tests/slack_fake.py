@@ -32,6 +32,7 @@ from bot.dialogue.services import Services
 from bot.settings import DEMO_KB_PATH, Settings
 from bot.wiring import Runtime, add_slack, build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
+from tests.clock import CLOCK
 from tests.support import listening, start_server
 
 BOT_USER = "UBOT"
@@ -635,7 +636,8 @@ async def serve_deskbot(
     plain = settings.model_copy(
         update={"slack_bot_token": None, "slack_signing_secret": None, "slack_app_token": None}
     )
-    runtime = build(plain, embedder=HashEmbedder(), background=False, **(build_options or {}))
+    options = {"today": CLOCK.today, **(build_options or {})}
+    runtime = build(plain, embedder=HashEmbedder(), background=False, **options)
     prepare_knowledge(plain, runtime.services, import_path=False)
     slack = SlackChannel(
         settings,

@@ -39,6 +39,7 @@ from bot.dialogue.services import Services
 from bot.settings import DEMO_KB_PATH, Settings
 from bot.wiring import Runtime, add_teams, build, prepare_knowledge
 from retrieval.embedding import Embedder, HashEmbedder
+from tests.clock import CLOCK
 from tests.support import deliver_all, listening, start_server
 
 APP_ID = "5f2b8a1e-0000-4000-8000-00000000d35c"
@@ -219,6 +220,7 @@ class FakeConnector:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     url: str = ""
+    send_delay: float = 0.0  # seconds before a message is taken (a slow connector)
 
     async def start(self) -> FakeConnector:
         app = web.Application()
@@ -309,6 +311,8 @@ class FakeConnector:
         return web.json_response({"id": root.conversation, "activityId": root.id}, status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         body, failed = await self._record(request)
         if failed:
             return failed
@@ -575,7 +579,13 @@ async def serve_deskbot(
     The server is built without Teams settings on a non-loopback host, so it does not mount
     Teams itself, and the channel is mounted here with the fake cloud and short timings."""
     plain = settings.model_copy(update={"microsoft_app_id": ""})
-    runtime = build(plain, host=NOT_LOOPBACK, embedder=embedder or HashEmbedder(), background=False)
+    runtime = build(
+        plain,
+        host=NOT_LOOPBACK,
+        embedder=embedder or HashEmbedder(),
+        background=False,
+        today=CLOCK.today,
+    )
     prepare_knowledge(plain, runtime.services, import_path=False)
     app = registration(settings, "127.0.0.1")
     assert app is not None

@@ -11,6 +11,7 @@ import pytest
 from bot.wiring import build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
 from tests.browser import ARGS, CHROMIUM, SHOTS
+from tests.clock import CLOCK
 from tests.conftest import test_settings
 from tests.support import listening
 
@@ -23,7 +24,9 @@ pytestmark = [
 @pytest.fixture
 async def chat_url(demo_url: str) -> AsyncIterator[str]:
     settings = test_settings(demo_url)
-    runtime = build(settings, demo=True, embedder=HashEmbedder(), background=False)
+    runtime = build(
+        settings, demo=True, embedder=HashEmbedder(), background=False, today=CLOCK.today
+    )
     prepare_knowledge(settings, runtime.services, import_path=False)
     async with listening(runtime.app) as url:
         yield url
@@ -41,7 +44,7 @@ async def test_ask_answer_not_helpful_handoff(chat_url: str) -> None:
         await page.get_by_role("button", name="Alex Morgan").click()
         await expect(page.get_by_text("Signed in as Alex Morgan")).to_be_visible()
 
-        await page.get_by_label("Your message").fill("how do I connect to the VPN from home")
+        await page.get_by_label("Your message").fill("how can I use the VPN at home")
         await page.get_by_role("button", name="Send").click()
         answer = page.locator("li.msg.bot").filter(has=page.locator(".source")).last
         await expect(answer).to_be_visible()

@@ -132,7 +132,7 @@ async def test_dashboard_renders_its_charts(browser: Any, demo_url: str) -> None
     async with serve(demo_url) as server:
         server.add("ada", Role.ADMIN, "Ada Admin")
         user = await chat_page(browser, server)
-        await say(user, "how do I connect to the VPN from home")
+        await say(user, "how can I use the VPN at home")
         await say(user, "talk to a person")
         admin = await console_page(browser, server, "ada")
         await admin.goto(server.base + "/console/dashboard")

@@ -233,7 +233,7 @@ async def test_dashboard_page_and_csv_export(demo_url: str) -> None:
         user = Identity("u-1", "alex.morgan@example.com", "Alex Morgan")
         turns = server.runtime.turns
         for n, text in enumerate(
-            ["how do I connect to the VPN from home", "talk to a person", "parking permit"]
+            ["how can I use the VPN at home", "talk to a person", "parking permit"]
         ):
             await turns.handle(IncomingMessage("web", f"c-{n}", user, text))
         server.services.gaps.record_gap('=HYPERLINK("http://x")', "low_confidence", None, 0.1)

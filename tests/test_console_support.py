@@ -23,6 +23,7 @@ from bot.settings import DEMO_KB_PATH, Settings
 from bot.wiring import Runtime, build, prepare_knowledge
 from flows.router import Router
 from retrieval.embedding import HashEmbedder
+from tests.clock import CLOCK
 from tests.support import listening
 
 # bot/web/app.py registers a lambda as the handler of "/", which aiohttp deprecates; every
@@ -94,7 +95,7 @@ class Server:
 @asynccontextmanager
 async def serve(url: str, **extra: Any) -> AsyncIterator[Server]:
     settings = settings_for(url, **extra)
-    runtime = build(settings, embedder=HashEmbedder(), background=False)
+    runtime = build(settings, embedder=HashEmbedder(), background=False, today=CLOCK.today)
     if url.startswith("sqlite"):  # a copy of the demo database
         runtime.services.policy.router = shared_router()
     prepare_knowledge(settings, runtime.services, import_path=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ from bot.dialogue.messages import Identity
 from bot.dialogue.relay import Relay
 from bot.dialogue.turns import Turns
 from handoff.tickets import EventKind, Status
+from tests.clock import CLOCK
 from tests.support import ChatBot
 
 
@@ -24,7 +26,7 @@ async def test_first_message_discloses_the_assistant(bot: ChatBot) -> None:
 
 
 async def test_answer_is_marked_automated_with_source(bot: ChatBot) -> None:
-    await bot.say("how do I connect to the VPN from home")
+    await bot.say("how can I use the VPN at home")
     answer = bot.reply("answer")
     assert answer.automated
     assert answer.source is not None and answer.source.article_id == "vpn-install-connect"
@@ -105,12 +107,40 @@ async def test_pasted_password_is_flagged_and_never_stored(bot: ChatBot) -> None
     assert "[redacted password]" in everything
 
 
-async def test_bot_never_asks_for_a_password(bot: ChatBot) -> None:
-    for text in ["I forgot my password", "my account is locked", "what are the password rules"]:
-        await bot.say(text)
-        for reply in bot.last:
-            lowered = reply.text.lower()
-            assert "send me your password" not in lowered and "what is your password" not in lowered
+ASKS_FOR_A_PASSWORD = re.compile(
+    r"\b(send|tell|give|share|provide|reply with|type here)\b[^.?!]{0,20}\b(me|us|here)\b"
+    r"[^.?!]{0,20}\bpassword|\bwhat(\'s| is) your (current |old )?password",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "article_id"),
+    [
+        ("I forgot my password", "password-reset"),
+        ("I keep getting locked out of my account", "account-lockout"),
+        ("which rules must a new password follow", "password-expiry-rules"),
+    ],
+)
+async def test_password_questions_get_the_article_and_never_a_request_for_it(
+    bot: ChatBot, text: str, article_id: str
+) -> None:
+    """Password help is the validated article's own words, nothing else; nothing the bot says
+    asks for the password."""
+    await bot.say(text)
+    assert bot.kinds == ["disclosure", "answer"]
+    answer = bot.reply("answer")
+    assert answer.source is not None and answer.source.article_id == article_id
+    article = bot.services.knowledge.article(article_id)
+    assert article is not None and article.short_answer in answer.text
+    for reply in bot.last:
+        assert not ASKS_FOR_A_PASSWORD.search(reply.text), reply.text
+
+
+def test_the_password_request_pattern_would_catch_a_request() -> None:
+    assert ASKS_FOR_A_PASSWORD.search("Please send me your password so I can check.")
+    assert ASKS_FOR_A_PASSWORD.search("What is your current password?")
+    assert not ASKS_FOR_A_PASSWORD.search("Type your new password twice, then sign in.")
 
 
 async def test_password_guidance_comes_from_password_articles(bot: ChatBot) -> None:
@@ -147,20 +177,26 @@ async def test_status_without_a_verified_email(bot: ChatBot) -> None:
 
 
 async def test_low_confidence_asks_once_then_hands_off(bot: ChatBot) -> None:
+    await bot.say("connecting to the VPN from my house")
+    assert bot.kinds == ["disclosure", "clarify"]
+    assert bot.ticket() is None
+    await bot.say("connecting to vpn at my place")
+    assert bot.kinds == ["handoff"]
+    assert bot.ticket().reason == "repeated_failure"
+    questions = [g.question for g in bot.services.gaps.gaps()]
+    assert "connecting to the VPN from my house" in questions
+
+
+async def test_off_topic_question_is_handed_off_without_asking_again(bot: ChatBot) -> None:
     await bot.say("recommend a good restaurant in Lisbon")
-    first = bot.kinds
-    if "clarify" in first:
-        await bot.say("any restaurant tips for Lisbon")
-        assert "handoff" in bot.kinds
-        assert bot.ticket().reason == "repeated_failure"
-    else:
-        assert "handoff" in first and bot.ticket().reason == "low_confidence"
+    assert "clarify" not in bot.kinds and "handoff" in bot.kinds
+    assert bot.ticket().reason == "low_confidence"
     gaps = bot.services.gaps.gaps()
-    assert gaps and "Lisbon" in gaps[0].question
+    assert [g.question for g in gaps] == ["recommend a good restaurant in Lisbon"]
 
 
 async def test_not_helpful_is_recorded_and_offers_a_person(bot: ChatBot) -> None:
-    await bot.say("how do I connect to the VPN from home")
+    await bot.say("how can I use the VPN at home")
     article = bot.reply("answer").source.article_id  # type: ignore[union-attr]
     await bot.press("not_helpful")
     assert bot.kinds == ["clarify"] and any(b.action == "human" for b in bot.last[0].buttons)
@@ -174,7 +210,7 @@ async def test_not_helpful_is_recorded_and_offers_a_person(bot: ChatBot) -> None
 
 
 async def test_helpful_feedback(bot: ChatBot) -> None:
-    await bot.say("how do I connect to the VPN from home")
+    await bot.say("how can I use the VPN at home")
     article = bot.reply("answer").source.article_id  # type: ignore[union-attr]
     await bot.press("helpful")
     assert bot.services.gaps.feedback_counts()[article] == (1, 0)
@@ -222,7 +258,7 @@ async def test_handoff_relay_round_trip(bot: ChatBot) -> None:
     assert bot.services.tickets.get(ticket.id).status is Status.RESOLVED
     await bot.press("solved")
     assert bot.last[-1].text == wording.SOLVED_THANKS
-    await bot.say("how do I connect to the VPN from home")
+    await bot.say("how can I use the VPN at home")
     assert "answer" in bot.kinds  # the assistant answers again
 
 
@@ -236,13 +272,15 @@ async def test_hand_back_keeps_ticket_open(bot: ChatBot) -> None:
 
 
 async def test_restart_mid_conversation_loses_nothing(bot: ChatBot, demo_url: str) -> None:
-    await bot.say("how do I connect to the VPN from home")
+    await bot.say("how can I use the VPN at home")
     from bot import wiring
     from bot.db import make_engine
     from retrieval.embedding import HashEmbedder
     from tests.conftest import test_settings
 
-    services = wiring.services(test_settings(demo_url), make_engine(demo_url), HashEmbedder())
+    services = wiring.services(
+        test_settings(demo_url), make_engine(demo_url), HashEmbedder(), today=CLOCK.today
+    )
     wiring.warm_up(services)
     restarted = replace(bot, turns=Turns(services), relay=Relay(services), services=services)
     await restarted.press("not_helpful")  # the pending answer survived the restart
@@ -261,7 +299,7 @@ async def test_duplicate_delivery_is_ignored(bot: ChatBot) -> None:
 
 
 async def test_every_decision_is_audited(bot: ChatBot) -> None:
-    await bot.say("how do I connect to the VPN from home")
+    await bot.say("how can I use the VPN at home")
     await bot.say("talk to a person")
     rows = bot.services.conversations.decisions(bot.conversation_row().id)
     assert [(r["intent"], r["decision"]) for r in rows] == [("faq", "answer"), ("human", "handoff")]

@@ -10,11 +10,14 @@ from bot.evaluation import evaluate
 from bot.settings import DEMO_QUESTIONS_PATH
 from retrieval.embedding import HashEmbedder
 from retrieval.evaluation import load_queries
+from tests.clock import CLOCK
 from tests.conftest import test_settings
 
 
 def test_report_names_the_calibration_that_decided(demo_url: str) -> None:
-    services = wiring.services(test_settings(demo_url), make_engine(demo_url), HashEmbedder())
+    services = wiring.services(
+        test_settings(demo_url), make_engine(demo_url), HashEmbedder(), today=CLOCK.today
+    )
     kb = services.knowledge
     kb.load()
     shipped = kb.calibration

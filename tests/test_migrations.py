@@ -28,13 +28,13 @@ from bot.db import (
     migrate,
     schema_status,
 )
-from tests.conftest import empty_pg_database
+from tests.conftest import ON_POSTGRES, empty_pg_database
 
 DESKBOT = Path(sys.executable).parent / "deskbot"
 FUTURE = "zz_future_0001"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=ON_POSTGRES)
 def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database (nothing migrated) on each engine."""
     if request.param == "sqlite":

@@ -466,7 +466,12 @@ def test_lookalike_is_left_alone(row: redaction_corpus.Row) -> None:
 
 def test_ordinary_questions_are_left_alone() -> None:
     data = Path(__file__).parent / "data"
-    paths = [DEMO_QUESTIONS_PATH, data / "dialogue_holdout.jsonl", data / "dialogue_holdout2.jsonl"]
+    paths = [
+        DEMO_QUESTIONS_PATH,
+        data / "routing_regression.jsonl",
+        data / "dialogue_holdout2.jsonl",
+        data / "routing_holdout.jsonl",
+    ]
     texts = [
         row.get("text") or row["query"]
         for path in paths

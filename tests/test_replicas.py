@@ -16,6 +16,7 @@ from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
 from handoff.tickets import tickets_table
 from retrieval.embedding import HashEmbedder
+from tests.clock import CLOCK
 from tests.conftest import test_settings
 
 USER = Identity("u-alex", "alex.morgan@example.com", "Alex Morgan")
@@ -39,7 +40,9 @@ def test_a_save_over_a_stale_read_is_refused(engine: Engine) -> None:
 
 
 def replica(url: str) -> Turns:
-    services = wiring.services(test_settings(url), make_engine(url), HashEmbedder())
+    services = wiring.services(
+        test_settings(url), make_engine(url), HashEmbedder(), today=CLOCK.today
+    )
     wiring.warm_up(services)
     return Turns(services)
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bot import demo_data
 from bot.cli.common import (
     app,
     embedding_progress,
     err,
     out,
+    plain,
     report_problems,
     settings,
     setup_logging,
@@ -25,8 +28,13 @@ if TYPE_CHECKING:
 @app.command("eval")
 def eval_command(
     queries_file: Annotated[
-        Path, typer.Option("--queries", help="Labeled JSONL: {query, relevant_ids}.")
-    ],
+        Path | None,
+        typer.Option(
+            "--queries",
+            help="Labeled JSONL: {query, relevant_ids} (default: DESKBOT_QUESTIONS_PATH, the demo "
+            "questions out of the box; needed with --kb).",
+        ),
+    ] = None,
     kb_path: Annotated[
         Path | None,
         typer.Option("--kb", help="Articles to evaluate (default: the configured knowledge base)."),
@@ -71,22 +79,26 @@ def eval_command(
     from bot.evaluation import decision_lines, evaluate, write_curve
     from flows.router import Router
     from retrieval.evaluation import QueryFileError, leave_out, load_queries, unknown_ids, without
-    from retrieval.loader import load_path
 
     setup_logging()
     config = settings()
     target = target_precision or config.target_precision
+    if queries_file is None:
+        if kb_path is not None:
+            err.print("--queries is needed with --kb: the labeled questions for those articles.")
+            raise typer.Exit(2)
+        queries_file = config.questions_path  # the labeled questions of the configured articles
     try:
         queries = load_queries(queries_file)
         calibration_queries = load_queries(calibrate) if calibrate else None
     except QueryFileError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
 
     engine = wiring.database(config)
     embedder = wiring.embedder(config)
     if kb_path is not None:
-        loaded = load_path(kb_path)
+        loaded = demo_data.load_articles(kb_path, date.today())
         if not loaded.ok:
             report_problems(loaded.errors)
             raise typer.Exit(1)
@@ -98,11 +110,20 @@ def eval_command(
         configured = wiring.knowledge_base(config, engine, embedder)
         configured.load()
         articles = configured.articles()
-        if not articles:
+        if not articles:  # a fresh database: the configured articles are still on disk
+            loaded = demo_data.load_articles(config.kb_path, date.today())
+            if not loaded.ok:
+                report_problems(loaded.errors)
+                raise typer.Exit(1)
+            articles = loaded.articles
+            if not articles:
+                err.print(f"No articles in {plain(config.kb_path)} (DESKBOT_KB_PATH).", style="red")
+                raise typer.Exit(1)
             err.print(
-                "[red]The knowledge base is empty: run `deskbot kb import` or pass --kb.[/red]"
+                f"Nothing imported yet: evaluating the articles in {plain(config.kb_path)} "
+                "(DESKBOT_KB_PATH).",
+                soft_wrap=True,
             )
-            raise typer.Exit(1)
         # evaluate on a scratch copy, so leaving articles out never touches the real store
         scratch = make_engine("sqlite://")
         migrate(scratch)
@@ -120,7 +141,10 @@ def eval_command(
     missing = unknown_ids(queries, articles) - removed
     if missing:
         err.print(
-            f"[yellow]{len(missing)} relevant id(s) are not in the knowledge base, e.g. {sorted(missing)[:3]}[/yellow]"
+            plain(
+                f"{len(missing)} relevant id(s) are not in the knowledge base, e.g. {sorted(missing)[:3]}"
+            ),
+            style="yellow",
         )
 
     progress, advance = embedding_progress("embedding")
@@ -149,8 +173,9 @@ def eval_command(
 
 def print_report(report: Report) -> None:
     out.print(
-        f"[bold]{report.queries} queries[/bold]"
-        + (f", {len(report.left_out)} articles left out" if report.left_out else "")
+        f"{report.queries} queries"
+        + (f", {len(report.left_out)} articles left out" if report.left_out else ""),
+        style="bold",
     )
     out.print("retriever   P@1     R@3     MRR")
     for name, m in report.retrievers.items():
@@ -217,7 +242,11 @@ def gaps_command(
             if row["nearest_article"]
             else "none"
         )
-        out.print(f"[bold]{row['size']}×[/bold] {row['examples'][0]}")
+        out.print(f"{row['size']}×", style="bold", end=" ")
+        out.print(plain(row["examples"][0]), soft_wrap=True)
         for example in row["examples"][1:]:
-            out.print(f"     {example}")
-        out.print(f"     reasons: {', '.join(row['reasons'])}; nearest article: {nearest_text}")
+            out.print(f"     {plain(example)}", soft_wrap=True)
+        out.print(
+            f"     reasons: {', '.join(row['reasons'])}; nearest article: {plain(nearest_text)}",
+            soft_wrap=True,
+        )

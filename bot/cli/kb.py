@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot import demo_data
 from bot.cli.common import (
     embedding_progress,
     err,
     kb_app,
     out,
+    plain,
     report_problems,
     settings,
     setup_logging,
 )
 from bot.settings import Settings
-from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems, load_path
+from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems
 
 if TYPE_CHECKING:
     from retrieval.evaluation import LabeledQuery
@@ -33,10 +35,11 @@ def kb_import(
 
     setup_logging()
     config = settings()
-    result = load_path(path)
+    today = date.today()
+    result = demo_data.load_articles(path, today)
     report_problems(result.problems)
     if not result.ok:
-        err.print(f"[red]{len(result.errors)} error(s): nothing was imported.[/red]")
+        err.print(f"{len(result.errors)} error(s): nothing was imported.", style="red")
         raise typer.Exit(1)
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
@@ -44,11 +47,20 @@ def kb_import(
     with progress:
         kb.load(progress=advance)  # type: ignore[arg-type]
         report = kb.import_articles(result.articles, progress=advance)  # type: ignore[arg-type]
-    report_problems(lifecycle_problems(result.articles, date.today()))
+    report_problems(lifecycle_problems(result.articles, today))
+    for article_id in report.conflicts:
+        err.print(
+            f"conflict: {article_id}: changed in the console and in its file since the "
+            "last import; the console version is kept (edit it in the console, or roll it "
+            "back there to the imported version)",
+            style="yellow",
+        )
+    kept = len(report.kept) + len(report.conflicts)
     out.print(
         f"imported {len(result.articles)} article(s): {len(report.added)} added, "
         f"{len(report.updated)} updated ({len(report.retired)} retired), "
         f"{len(report.unchanged)} unchanged"
+        + (f", {kept} kept as changed in the console" if kept else "")
     )
 
 
@@ -70,15 +82,16 @@ def kb_check(
     setup_logging()
     config = settings()
     target = path or config.kb_path
-    result = load_path(target)
-    problems = [*result.problems, *lifecycle_problems(result.articles, date.today())]
+    today = date.today()
+    result = demo_data.load_articles(target, today)
+    problems = [*result.problems, *lifecycle_problems(result.articles, today)]
     if near_duplicates and result.ok and result.articles:
         problems += near_duplicate_warnings(config, result, duplicates)
     report_problems(problems)
     errors = sum(p.severity is Severity.ERROR for p in problems)
     warnings = len(problems) - errors
     out.print(
-        f"{target}: {len(result.articles)} article(s), {errors} error(s), {warnings} warning(s)"
+        f"{plain(target)}: {len(result.articles)} article(s), {errors} error(s), {warnings} warning(s)"
     )
     if errors:
         raise typer.Exit(1)
@@ -115,8 +128,9 @@ def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
     unanswerable = sum(not q.answerable for q in queries)
     if unanswerable < max(5, len(queries) // 20):
         err.print(
-            f"[yellow]{name}: only {unanswerable} of {len(queries)} questions have no answering "
-            "article; add unanswerable questions or the threshold cannot learn to refuse.[/yellow]"
+            f"{plain(name)}: only {unanswerable} of {len(queries)} questions have no answering "
+            "article; add unanswerable questions or the threshold cannot learn to refuse.",
+            style="yellow",
         )
 
 
@@ -142,7 +156,7 @@ def kb_calibrate(
     try:
         queries = load_queries(queries_file)
     except QueryFileError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     warn_if_one_sided(queries, str(queries_file))
     engine = wiring.database(config)
@@ -155,7 +169,7 @@ def kb_calibrate(
             kb, queries, target_precision or config.target_precision, source=str(queries_file)
         )
     except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     kb.use_calibration(calibration, persist=True)
     if write is not None:

@@ -19,7 +19,7 @@ from tests.slack_fake import (
     texts,
 )
 
-VPN = "how do I connect to the VPN from home"
+VPN = "how can I use the VPN at home"
 
 
 async def test_direct_message_gets_disclosure_and_answer_as_block_kit(world: World) -> None:

@@ -31,6 +31,7 @@ from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH, Settings
 from handoff.tickets import Status, Ticket
 from retrieval.embedding import HashEmbedder
+from tests.clock import CLOCK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -219,7 +220,7 @@ def settings(url: str, **extra: str) -> Settings:
 
 def test_slack_mounts_only_when_configured(sqlite_url: str, sqlite_engine: Engine) -> None:
     def mount(config: Settings) -> tuple[web.Application, tuple[str, ...]] | None:
-        services = wiring.services(config, sqlite_engine, HashEmbedder())
+        services = wiring.services(config, sqlite_engine, HashEmbedder(), today=CLOCK.today)
         turns, relay = Turns(services), Relay(services)
         channel = slack.build(config, services, turns, relay)
         if channel is None:

@@ -156,7 +156,7 @@ async def test_an_event_delivered_four_times_is_answered_once(world: World) -> N
 
 async def test_a_retry_whose_original_never_arrived_is_answered(world: World) -> None:
     user = world.fake.person("Sam Taylor", "sam.taylor@example.com")
-    answer = await world.slack.event(dm(user, "how do I connect to the VPN from home"), retry=1)
+    answer = await world.slack.event(dm(user, "how can I use the VPN at home"), retry=1)
     assert answer.status == 200
     [reply] = await world.fake.wait_posts("D" + user, 1)
     assert "vpn-install-connect" in texts(reply)
@@ -166,7 +166,7 @@ async def test_acknowledges_at_once_however_slow_the_work(world: World) -> None:
     user = world.fake.person("Slow Lookup", "slow@example.com")
     world.fake.delays["users.info"] = 3.5  # longer than Slack waits for an answer
     try:
-        answer = await world.slack.event(dm(user, "how do I connect to the VPN from home"))
+        answer = await world.slack.event(dm(user, "how can I use the VPN at home"))
         assert answer.status == 200 and answer.seconds < 1.0
         assert world.fake.posts("D" + user) == []
         [reply] = await world.fake.wait_posts("D" + user, 1)
@@ -181,7 +181,7 @@ async def test_acknowledges_at_once_however_slow_the_work(world: World) -> None:
 async def test_http_429_is_retried_after_retry_after(world: World) -> None:
     user = world.fake.person("Rate Limited", "rl@example.com")
     world.fake.fail_next("chat.postMessage", status=429, retry_after=1)
-    await world.slack.event(dm(user, "how do I connect to the VPN from home"))
+    await world.slack.event(dm(user, "how can I use the VPN at home"))
     [reply] = await world.fake.wait_posts("D" + user, 1)
     attempts = [
         c for c in world.fake.called("chat.postMessage") if c.params["channel"] == "D" + user

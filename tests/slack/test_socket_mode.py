@@ -23,7 +23,7 @@ from tests.slack_fake import (
     texts,
 )
 
-VPN = "how do I connect to the VPN from home"
+VPN = "how can I use the VPN at home"
 
 
 @pytest.fixture(scope="module")

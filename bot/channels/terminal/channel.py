@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
@@ -124,6 +125,21 @@ class TerminalChannel:
                 self.actions = actions or self.actions
                 self.write(shown)
 
+    def command(self, line: str) -> bool:
+        """A line starting with "/" is a command for the terminal, never sent to deskbot (nor
+        to a person on an open request). Returns False when the user leaves."""
+        name = line.strip().split()[0].lower()
+        if name in terminal_wording.QUIT:
+            return False
+        if name == "/help":
+            self.write(terminal_wording.HELP)
+        elif name == "/new":
+            self.key, self.actions, self.seen = str(uuid.uuid4()), [], 0
+            self.write(terminal_wording.NEW)
+        else:
+            self.write(terminal_wording.UNKNOWN_COMMAND.format(command=name))
+        return True
+
     async def run(self, greet: bool = True) -> None:
         """Until the end of input or /quit; `greet=False` when the prompt was shown already."""
         if greet:
@@ -134,7 +150,10 @@ class TerminalChannel:
                 line = await self.read()
                 if not line or line.strip() in terminal_wording.QUIT:
                     return
-                if line.strip():
+                if line.strip().startswith("/"):
+                    if not self.command(line):
+                        return
+                elif line.strip():
                     await self.say(line)
         finally:
             watcher.cancel()
