@@ -1,7 +1,7 @@
 """Slack Events API load: signed direct messages at increasing rates, on loopback.
 
     python bench/slack_load.py [--rates 10,25,50,100,150] [--seconds 10] [--real-model]
-                               [--database-url postgresql://...]
+                               [--database-url postgresql://...] [--backend onnx]
 
 deskbot runs in a child process (the real server: `build()` plus the Slack channel, outbox
 running) against a local fake Slack Web API in this process; this process also plays Slack,
@@ -12,6 +12,12 @@ requests) and the answer latency (event sent -> chat.postMessage received by the
 p50/p99, then the highest rate acknowledged with zero errors and the highest rate also
 answered in full while keeping up (answer p99 within 2 s). A backlog is drained before the
 next rate starts.
+
+With `--real-model` the bare encoder is measured in the same run (a fresh process encoding
+the questions in batches of 64, before and after the load, as `bench/chat_throughput.py`
+does) and the rates are fractions of it unless `--rates` is given: the highest rate answered
+in full is reported as a ratio to the encoder's sentences/s, with the answer latency's
+p99/p50 at that rate.
 
 Slack sends an app at most 30,000 events per workspace an hour (about 8/s); the target is an ack p99
 under 1 s at 50 events/s. Run on the machine you want numbers for (taskset to limit cores).
@@ -34,6 +40,9 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from chat_throughput import bare_encoder, load_average  # noqa: E402 - after the path set-up
 
 from tests.slack_fake import (  # noqa: E402 - after the path set-up above
     BOT_TOKEN,
@@ -69,13 +78,14 @@ def serve(args: argparse.Namespace) -> None:
     from retrieval.evaluation import fit_calibration, load_queries
 
     setup_logging()
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         DESKBOT_DATABASE_URL=args.database_url,
         DESKBOT_KB_PATH=DEMO_KB_PATH,
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         DESKBOT_SLACK_API_URL=args.api_url,
         DESKBOT_SPOOL_FILE=str(Path(tempfile.gettempdir()) / "deskbot-bench-spool.jsonl"),
+        DESKBOT_ENCODER_BACKEND=args.backend,
     )
     runtime = build(settings, embedder=embedder(settings) if args.real_model else HashEmbedder())
     prepare_knowledge(settings, runtime.services, import_path=True)
@@ -204,6 +214,7 @@ async def drive(args: argparse.Namespace) -> None:
         f"--api-url={fake.api_url}",
         f"--database-url={database_url}",
         *(["--real-model"] if args.real_model else []),
+        f"--backend={args.backend}",
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -217,10 +228,17 @@ async def drive(args: argparse.Namespace) -> None:
             warm = await load.run(session, 5, 2)  # first turns train the router
             if warm.unanswered:
                 await load.collect(warm, drain=30.0)
-            print(f"cores: {os.cpu_count()}  embedder: {'MiniLM' if args.real_model else 'hash'}")
+            model = f"MiniLM ({args.backend})" if args.real_model else "hash"
+            print(f"cores: {os.cpu_count()}  embedder: {model}  load: {load_average()}")
             print(f"database: {database_url.split(':')[0]}  seconds per rate: {args.seconds}")
-            sustained, acked = 0, 0
-            for rate in args.rates:
+            bare = [bare_encoder(args.backend)] if args.real_model else []
+            if bare:
+                print(f"bare encoder, batches of 64: {bare[0]:.1f} sentences/s", flush=True)
+            rates = args.rates or [
+                max(1, round(bare[0] * f)) for f in (0.3, 0.45, 0.6, 0.75, 0.9, 1.05)
+            ]
+            sustained, acked, spread = 0, 0, float("nan")
+            for rate in rates:
                 step = await load.run(session, rate, args.seconds)
                 print(report(step), flush=True)
                 if step.errors:
@@ -228,8 +246,17 @@ async def drive(args: argparse.Namespace) -> None:
                 acked = rate
                 if not step.unanswered and percentile(step.answers, 99) <= KEEPING_UP:
                     sustained = max(sustained, rate)
+                    spread = percentile(step.answers, 99) / percentile(step.answers, 50)
             print(f"acknowledged with zero errors up to: {acked} events/s")
             print(f"answered in full, keeping up (p99 <= {KEEPING_UP:.0f} s): {sustained} events/s")
+            if bare:
+                bare.append(bare_encoder(args.backend))
+                mean = sum(bare) / len(bare)
+                print(
+                    f"bare encoder before / after: {bare[0]:.1f} / {bare[1]:.1f} sentences/s; "
+                    f"sustained events/s over it: {sustained / mean:.2f}; answer p99/p50 at "
+                    f"that rate: {spread:.2f}; load: {load_average()}"
+                )
     finally:
         child.terminate()
         await child.wait()
@@ -238,7 +265,10 @@ async def drive(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rates", default="10,25,50,100,150,200")
+    parser.add_argument(
+        "--rates", default="", help="default 10-200; with --real-model, fractions of the encoder"
+    )
+    parser.add_argument("--backend", default="onnx", help="DESKBOT_ENCODER_BACKEND")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--real-model", action="store_true", help="MiniLM instead of a hash")
     parser.add_argument("--database-url", default="")
@@ -246,7 +276,9 @@ def main() -> None:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.rates = [int(r) for r in str(args.rates).split(",")]
+    if not args.rates and not args.real_model:
+        args.rates = "10,25,50,100,150,200"
+    args.rates = [int(r) for r in str(args.rates).split(",") if r]
     if args.serve:
         serve(args)
     else:

@@ -141,8 +141,12 @@ def serve(env: dict[str, str], cwd: Path) -> float:
     try:
         return asyncio.run(first_web_answer(f"http://127.0.0.1:{port}", started))
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        process.terminate()  # the server drains on SIGTERM; past a minute it is killed
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def load_average() -> str:

@@ -134,6 +134,9 @@ class OnnxEncoder:
         self._tokenizer = tokenizer(model)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle threads of the runtime's pool sleep rather than spin: in the server they share
+        # the cores with the turns around the encoder, which spinning starved.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
         )
