@@ -286,7 +286,7 @@ async def test_malformed_activities_never_crash_the_server(
         for name, body in BROKEN:
             answer = await world.teams.raw(body, {"Content-Type": "application/json"})
             assert answer.status == 400, name
-        CARD_ACTION = "adaptiveCard/action"  # noqa: N806
+        CARD_ACTION = "adaptiveCard/action"
         # each with the answer it gets: accepted (201) and ignored, a 400 naming the bad
         # field, or 501 for an invoke deskbot does not handle (as Bot Framework bots answer)
         odd: list[tuple[dict[str, Any], int]] = [
