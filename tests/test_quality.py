@@ -66,6 +66,7 @@ def test_demo_set_keeps_precision_and_hands_off_off_topic(
     assert offtopic and all(d.decision.value == "handoff" for d in offtopic)
 
 
+@pytest.fixture(scope="module")
 def held_out_retrieval(demo_kb: KnowledgeBase, router: Router) -> dict[str, float]:
     """P@1 per retriever on queries no weight was tuned on: the fusion weights were fitted on
     the demo questions and stackfaq-dev (bench/tune_fusion.py); this set was written apart
@@ -75,9 +76,9 @@ def held_out_retrieval(demo_kb: KnowledgeBase, router: Router) -> dict[str, floa
 
 
 def test_hybrid_beats_bm25_on_queries_no_weight_was_tuned_on(
-    demo_kb: KnowledgeBase, router: Router
+    held_out_retrieval: dict[str, float],
 ) -> None:
-    p_at_1 = held_out_retrieval(demo_kb, router)
+    p_at_1 = held_out_retrieval
     assert p_at_1["hybrid"] > p_at_1["bm25"]
 
 
@@ -87,9 +88,9 @@ def test_hybrid_beats_bm25_on_queries_no_weight_was_tuned_on(
     "fusion weights' gain over dense on their tuning sets does not carry over",
 )
 def test_hybrid_beats_dense_on_queries_no_weight_was_tuned_on(
-    demo_kb: KnowledgeBase, router: Router
+    held_out_retrieval: dict[str, float],
 ) -> None:
-    p_at_1 = held_out_retrieval(demo_kb, router)
+    p_at_1 = held_out_retrieval
     assert p_at_1["hybrid"] > p_at_1["dense"]
 
 
