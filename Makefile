@@ -3,10 +3,12 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# the demo's port: make run PORT=8090 (or PORT=8090 in the environment)
+PORT ?= 8080
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test lint install clean
+.PHONY: run test test-faults lint install clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +21,17 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/deskbot demo
+	$(BIN)/deskbot demo --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not faults"
+
+test-faults: install
+	$(BIN)/pytest -m faults
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -2,9 +2,10 @@
 
     python bench/chat_throughput.py [--conversations 64] [--turns 8] [--port 8765]
 
-Starts `deskbot serve` in its own process on 127.0.0.1 (the demo knowledge base on a fresh
-SQLite file), then drives it from this process: each simulated employee opens /chat for a
-session and sends questions one after another; all conversations run at once. Prints
+Runs `deskbot migrate`, then `deskbot serve` in its own process on 127.0.0.1 (the demo
+knowledge base on a fresh SQLite file), then drives it from this process: each simulated
+employee opens /chat for a session and sends questions one after another; all conversations
+run at once. Prints
 sustained turns/s, latency percentiles and errors. Server and client share the machine.
 """
 
@@ -100,9 +101,11 @@ def main() -> None:
         DESKBOT_DATABASE_URL=args.database or f"sqlite:///{folder / 'deskbot.db'}",
         HF_HUB_OFFLINE="1",
     )
+    deskbot = str(Path(sys.executable).parent / "deskbot")
+    subprocess.run([deskbot, "migrate"], env=env, cwd=folder, check=True)
     server = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "deskbot"),
+            deskbot,
             "serve",
             "--host",
             "127.0.0.1",

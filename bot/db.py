@@ -32,13 +32,27 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, timeout: float = 5.0, statement_timeout: float = 15.0) -> Engine:
+    """An engine that fails fast when the database is away: on PostgreSQL `timeout` seconds to
+    connect and to wait for a pooled connection, `statement_timeout` for each statement (the
+    migration lifts it for itself)."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {
+        "connect_timeout": max(1, round(timeout)),
+        "options": f"-c statement_timeout={round(statement_timeout * 1000)}",
+    }
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=timeout,
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -130,6 +144,8 @@ def _lock_for_migration(connection: Connection) -> bool:
     """Serialize migrations; True when another process held the lock and this one waited.
     The lock ends with the transaction, so a migrator that dies never leaves it held."""
     if connection.dialect.name == "postgresql":
+        # the migration and the wait for the lock may take longer than a turn's statements
+        connection.execute(text("SET LOCAL statement_timeout = 0"))
         key = {"key": MIGRATION_LOCK}
         if connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar():
             return False

@@ -43,6 +43,7 @@ def seed_tickets(store: TicketStore, today: datetime | None = None) -> int:
         if store.by_number(row["number"]) is not None:
             continue
         when = now - timedelta(days=int(row.get("days_ago", 0)))
+        resolved = when + timedelta(hours=float(row.get("resolved_after_hours", 0)))
         with store.engine.begin() as conn:
             ticket = store.create(
                 NewTicket(
@@ -66,7 +67,7 @@ def seed_tickets(store: TicketStore, today: datetime | None = None) -> int:
                     created_at=when,
                     updated_at=when,
                     claimed_by=row.get("agent"),
-                    resolved_at=when if row["status"] == "resolved" else None,
+                    resolved_at=resolved if row["status"] == "resolved" else None,
                     resolved_by=row.get("agent") if row["status"] == "resolved" else None,
                 )
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from platformdirs import user_cache_dir
 from pydantic import (
     AliasChoices,
     Field,
@@ -19,6 +20,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.inbound import networks
 from retrieval.embedding import Backend
 
 DEMO_KB_PATH = Path(__file__).parent / "demo" / "kb"
@@ -77,8 +79,32 @@ class Settings(BaseSettings):
     )
     public_url: str = Field("", validation_alias=_env("DESKBOT_PUBLIC_URL"))
     web_identity_header: str = Field("", validation_alias=_env("DESKBOT_WEB_IDENTITY_HEADER"))
+    # reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated)
+    trusted_proxies: str = Field("", validation_alias=_env("DESKBOT_TRUSTED_PROXIES"))
+    # the router's exemplar vectors and weights, kept between starts (flows/cache.py)
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("deskbot")),
+        validation_alias=_env("DESKBOT_CACHE_DIR"),
+    )
     spool_file: Path = Field(
         Path("deskbot-spool.jsonl"), validation_alias=_env("DESKBOT_SPOOL_FILE")
+    )
+
+    # Shutdown and faults (docs/deploy.md): SIGTERM drains within this many seconds; an
+    # accepted event's lease lapses after `inbox_lease_seconds` without renewal (then another
+    # replica or this one restarted takes it); the database gets `db_timeout_seconds` to connect
+    # or lend a pooled connection, and each statement `db_statement_timeout_seconds` (PostgreSQL).
+    drain_seconds: float = Field(
+        25.0, ge=0, le=3600, validation_alias=_env("DESKBOT_DRAIN_SECONDS")
+    )
+    inbox_lease_seconds: float = Field(
+        30.0, ge=1, le=3600, validation_alias=_env("DESKBOT_INBOX_LEASE_SECONDS")
+    )
+    db_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, validation_alias=_env("DESKBOT_DB_TIMEOUT_SECONDS")
+    )
+    db_statement_timeout_seconds: float = Field(
+        15.0, gt=0, le=3600, validation_alias=_env("DESKBOT_DB_STATEMENT_TIMEOUT_SECONDS")
     )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
@@ -136,6 +162,12 @@ class Settings(BaseSettings):
     zendesk_webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("DESKBOT_ZENDESK_WEBHOOK_SECRET")
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        networks(value)  # raises ValueError naming the entry that is no address
+        return value.strip()
 
     @field_validator("tickets")
     @classmethod

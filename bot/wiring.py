@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,22 +24,24 @@ from threadpoolctl import threadpool_limits
 from bot import demo_data
 from bot.channels.web.channel import WebChannel
 from bot.channels.web.sessions import Signer
+from bot.channels.web.store import SignedOut
 from bot.db import make_engine, migrate
 from bot.dialogue.conversations import ConversationStore, shared_secret
 from bot.dialogue.encoding import BatchingEncoder
-from bot.dialogue.messages import Identity, IncomingMessage
+from bot.dialogue.inbox import Inbox
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
-from bot.dialogue.spool import drain
 from bot.dialogue.turns import Turns
 from bot.itsm.connection import push_secret, ticket_system
 from bot.itsm.desk import ItsmDesk
 from bot.itsm.poller import Poller
 from bot.itsm.push import PushEndpoint
 from bot.itsm.requests import ItsmRequests, TicketRequests
+from bot.lifecycle import Lifecycle, drain, on_signals
 from bot.seams import Channel, Desk, desk_sender, destination
-from bot.server import create_app, outbox_dispatcher
+from bot.server import LIFECYCLE, create_app, inbox_worker, outbox_dispatcher
 from bot.settings import Settings
+from flows.cache import TrainingCache
 from flows.policy import Policy
 from flows.router import Router
 from flows.types import Requests
@@ -61,14 +64,25 @@ log = logging.getLogger(__name__)
 DEFAULT_CALIBRATION = Path(__file__).parent / "demo" / "calibration.json"
 
 
-def database(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+def database(settings: Settings, *, migrate_schema: bool = True) -> Engine:
+    """The engine; the schema migrated first unless the caller checked it is current
+    (`deskbot serve` leaves migrating to `deskbot migrate`)."""
+    engine = make_engine(
+        settings.database_url,
+        timeout=settings.db_timeout_seconds,
+        statement_timeout=settings.db_statement_timeout_seconds,
+    )
+    if migrate_schema:
+        migrate(engine)
     return engine
 
 
 def embedder(settings: Settings) -> SentenceEmbedder:
     return SentenceEmbedder(settings.model_path, backend=settings.encoder_backend)
+
+
+def training_cache(settings: Settings) -> TrainingCache:
+    return TrainingCache(settings.cache_dir / "router")
 
 
 def default_calibration(settings: Settings) -> Calibration:
@@ -122,7 +136,7 @@ def services(
     emb = embedder_ or embedder(settings)
     kb = knowledge_base(settings, engine, emb, today=today)
     tickets = TicketStore(engine)
-    router = Router.from_file(emb)
+    router = Router.from_file(emb, cache=training_cache(settings))
     policy = Policy(router, kb, requests or TicketRequests(tickets))
     return Services(
         knowledge=kb,
@@ -132,6 +146,12 @@ def services(
         gaps=GapStore(engine),
         outbox=Outbox(engine, clock),
         encoder=BatchingEncoder(emb),
+        inbox=Inbox(
+            engine,
+            settings.spool_file,
+            lease_seconds=settings.inbox_lease_seconds,
+            timeout=settings.db_timeout_seconds,
+        ),
         spool_file=settings.spool_file,
     )
 
@@ -176,22 +196,24 @@ def build(
     system: TicketSystem | None = None,
     clock: Callable[[], datetime] | None = None,
     today: Callable[[], date] = date.today,
+    migrate_schema: bool = True,
 ) -> Runtime:
     """The whole server, with every configured channel and desk registered. Tests pass a fake
     `embedder`, `background=False` to run the outbox and the ITSM poller by hand
     (`await services.outbox.deliver_due()`, `await runtime.itsm.poller.poll()`), a ticket
     `system` connected with their own timing instead of the one the settings name, and the
-    `clock` of the outbox and the poll lease, and the knowledge base's `today`."""
+    `clock` of the outbox and the poll lease, and the knowledge base's `today`;
+    `migrate_schema=False` when the caller checked the schema is current."""
     # imported here, so the commands that never serve do not load the Slack and Teams SDKs
     from bot.channels.slack import channel as slack_channel
     from bot.channels.teams import channel as teams_channel
 
-    engine = database(settings)
+    engine = database(settings, migrate_schema=migrate_schema)
     system = system or ticket_system(settings)
     requests = ItsmRequests(system, TicketStore(engine)) if system is not None else None
     s = services(settings, engine, embedder, requests=requests, clock=clock, today=today)
     turns, relay = Turns(s), Relay(s)
-    runtime = Runtime(settings, s, turns, relay, create_app(s))
+    runtime = Runtime(settings, s, turns, relay, create_app(s, Lifecycle()))
     secret = shared_secret(engine, "cookie_signing_key", lambda: secrets.token_hex(32))
     web_chat = WebChannel(
         turns,
@@ -200,6 +222,8 @@ def build(
         demo_users=tuple(demo_data.users()) if demo else (),
         identity_header=settings.web_identity_header or None,
         secure_cookies=settings.public_url.startswith("https://"),
+        public_url=settings.public_url,
+        signed_out=SignedOut(engine),
     )
     add_channel(runtime, web_chat)  # the browser polls the transcript: nothing to push
     slack = slack_channel.build(settings, s, turns, relay)
@@ -213,6 +237,7 @@ def build(
         add_itsm(runtime, system, requests, background=background, clock=clock)
     if background:
         runtime.app.cleanup_ctx.append(outbox_dispatcher)
+        runtime.app.cleanup_ctx.append(inbox_worker)
     return runtime
 
 
@@ -302,48 +327,85 @@ async def itsm_attached(itsm: Itsm | None) -> AsyncIterator[None]:
 
 
 def prepare_knowledge(settings: Settings, services: Services, *, import_path: bool) -> None:
-    """Load the index; import the configured articles when asked (or the store is empty)."""
+    """Load the index; import the configured articles when asked (or the store is empty). The
+    model loads meanwhile on its own thread: start-up waits for the longer of the two."""
     kb = services.knowledge
+    model = load_model_meanwhile(kb.embedder)
     kb.load()
     if import_path or not kb.articles():
         loaded = demo_data.load_articles(settings.kb_path, kb.clock())
         if not loaded.ok:
             raise SystemExit("\n".join(str(p) for p in loaded.errors))
         report = kb.import_articles(loaded.articles)
-        log.info("knowledge base: %d added, %d updated", len(report.added), len(report.updated))
+        log.info(
+            "knowledge base: %d added, %d updated, %d kept as changed in the console%s",
+            len(report.added),
+            len(report.updated),
+            len(report.kept) + len(report.conflicts),
+            f" (also changed in their files: {', '.join(report.conflicts)})"
+            if report.conflicts
+            else "",
+        )
     warm_up(services)
+    model.join()
+
+
+def load_model_meanwhile(embedder: Embedder) -> threading.Thread:
+    """Start loading the model on a thread. A failure is left for the first encode to raise
+    where it is handled (a turn's apology, a command's message)."""
+
+    def load() -> None:
+        if getattr(embedder, "warm_up", None) is None:
+            return  # a stand-in that needs no loading
+        try:
+            embedder.encode(["warm up"])  # the runtime's first run allocates its buffers
+        except Exception:
+            log.warning("the model could not be loaded at start; the first encode retries")
+
+    thread = threading.Thread(target=load, name="model-load", daemon=True)
+    thread.start()
+    return thread
 
 
 async def replay_spool(runtime: Runtime) -> int:
-    """Messages kept on disk while the database was down go in now (as error hand-offs)."""
-    rows = drain(runtime.settings.spool_file)
-    for row in rows:
-        identity = Identity(f"spooled:{row['conversation']}")
-        await runtime.turns.handle(
-            IncomingMessage(
-                row["channel"],
-                row["conversation"],
-                identity,
-                row["text"] + " (kept while deskbot was unavailable)",
-            )
-        )
-    return len(rows)
+    """Messages kept on disk while the database was down go into the inbox, where they are
+    answered like any other (the inbox worker keeps trying while the server runs)."""
+    try:
+        return await asyncio.to_thread(runtime.services.inbox.replay_spool)
+    except Exception as exc:
+        log.warning("spool: not replayed yet (%s)", exc.__class__.__name__)
+        return 0
 
 
-async def serve(runtime: Runtime, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+async def serve(
+    runtime: Runtime,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    *,
+    signals: bool = False,
+) -> None:
+    """Serve until cancelled or, with `signals`, until SIGTERM or SIGINT: then drain within
+    DESKBOT_DRAIN_SECONDS (see bot.lifecycle) and return."""
     # Blocking work (database, the index) runs in the default executor; size it for bursts of
     # concurrent turns rather than asyncio's cpu+4.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=32, thread_name_prefix="deskbot")
     )
-    runner = web.AppRunner(runtime.app, access_log=None)
+    lifecycle = runtime.app[LIFECYCLE]
+    seconds = runtime.settings.drain_seconds
+    runner = web.AppRunner(runtime.app, access_log=None, shutdown_timeout=min(2.0, seconds / 5))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     await replay_spool(runtime)
+    lifecycle.started = True
+    if signals:
+        on_signals(lifecycle)
     if ready is not None:
         ready.set()
     try:
-        await asyncio.Event().wait()
+        await lifecycle.stop.wait()
+        await drain(lifecycle, runner, runtime.services.inbox, seconds)
     finally:
         await runner.cleanup()

@@ -1,8 +1,9 @@
 """The intent classifier for messages no rule matches: logistic regression over sentence
 embeddings, trained at start-up on the labeled exemplars in `exemplars.jsonl`.
 
-Editing the exemplars and restarting is all it takes to teach it; the embeddings are cached
-by the caller's embedder, so a restart does not re-embed them.
+Editing the exemplars and restarting is all it takes to teach it. With a `TrainingCache` the
+exemplars' vectors and the fitted weights are kept on disk, so a restart with nothing changed
+neither embeds nor fits (nor imports scikit-learn).
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from flows.cache import TrainingCache, digest
 from flows.intents import Intent
 from retrieval.embedding import Embedder, Vector
 
 EXEMPLARS_FILE = Path(__file__).with_name("exemplars.jsonl")
+# Part of the weights' cache key (read without importing scikit-learn, which takes a second).
+_SKLEARN = f"scikit-learn {metadata.version('scikit-learn')}"
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,18 @@ def load_exemplars(path: Path = EXEMPLARS_FILE) -> list[Exemplar]:
 
 
 class IntentClassifier:
-    def __init__(self, exemplars: Sequence[Exemplar], embedder: Embedder, *, strength: float = 4.0):
+    def __init__(
+        self,
+        exemplars: Sequence[Exemplar],
+        embedder: Embedder,
+        *,
+        strength: float = 4.0,
+        cache: TrainingCache | None = None,
+    ):
         self._exemplars = tuple(exemplars)
         self._embedder = embedder
         self._strength = strength
+        self._cache = cache
         self._weights: npt.NDArray[np.float64] | None = None
         self._bias: npt.NDArray[np.float64] | None = None
         self._classes: tuple[Intent, ...] = ()
@@ -68,20 +81,44 @@ class IntentClassifier:
         """Train on the exemplars plus, as FAQ examples, the knowledge base's own titles and
         alternative phrasings (`faq_vectors`): what the knowledge base answers is an FAQ, and
         the classifier learns the vocabulary of this knowledge base."""
-        from sklearn.linear_model import LogisticRegression
-
         if self._vectors is None:
-            self._vectors = self._embedder.encode([e.text for e in self._exemplars])
+            self._vectors = self._exemplar_vectors()
         x = self._vectors
         labels = [e.intent.value for e in self._exemplars]
         if faq_vectors is not None and len(faq_vectors):
-            x = np.vstack([x, faq_vectors])
+            x = np.vstack([x, np.asarray(faq_vectors, dtype=x.dtype)])
             labels += [Intent.FAQ.value] * len(faq_vectors)
+        key = digest(self._embedder.name, x, "\n".join(labels), repr(self._strength), _SKLEARN)
+        cached = self._cache.get("router-weights", key) if self._cache else None
+        if cached is None:
+            cached = self._train(x, labels)
+            if self._cache is not None:
+                self._cache.put("router-weights", key, cached)
+        self._weights = np.asarray(cached["coef"], dtype=np.float64)
+        self._bias = np.asarray(cached["intercept"], dtype=np.float64)
+        self._classes = tuple(Intent(str(c)) for c in cached["classes"])
+
+    def _train(self, x: Vector, labels: list[str]) -> dict[str, npt.NDArray[np.generic]]:
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=self._strength, max_iter=3000)
         model.fit(x, labels)
-        self._weights = np.asarray(model.coef_, dtype=np.float64)
-        self._bias = np.asarray(model.intercept_, dtype=np.float64)
-        self._classes = tuple(Intent(c) for c in model.classes_)
+        return {
+            "coef": np.asarray(model.coef_, dtype=np.float64),
+            "intercept": np.asarray(model.intercept_, dtype=np.float64),
+            "classes": np.asarray([str(c) for c in model.classes_]),
+        }
+
+    def _exemplar_vectors(self) -> Vector:
+        texts = [e.text for e in self._exemplars]
+        key = digest(self._embedder.name, "\x00".join(texts))
+        cached = self._cache.get("router-exemplars", key) if self._cache else None
+        if cached is not None:
+            return np.asarray(cached["vectors"], dtype=np.float32)
+        vectors = self._embedder.encode(texts)
+        if self._cache is not None:
+            self._cache.put("router-exemplars", key, {"vectors": vectors})
+        return vectors
 
     @property
     def ready(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from flows.cache import TrainingCache
 from flows.classifier import IntentClassifier, load_exemplars
 from flows.intents import Intent
 from retrieval.embedding import Embedder, Vector
@@ -134,8 +135,18 @@ class Router:
         self._learning = threading.Lock()
 
     @classmethod
-    def from_file(cls, embedder: Embedder | None = None, path: Path = ROUTING_FILE) -> Router:
-        classifier = IntentClassifier(load_exemplars(), embedder) if embedder is not None else None
+    def from_file(
+        cls,
+        embedder: Embedder | None = None,
+        path: Path = ROUTING_FILE,
+        *,
+        cache: TrainingCache | None = None,
+    ) -> Router:
+        classifier = (
+            IntentClassifier(load_exemplars(), embedder, cache=cache)
+            if embedder is not None
+            else None
+        )
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")), classifier)
 
     def warm_up(self) -> None:

@@ -2,8 +2,10 @@
 
 A message is written in the same transaction as the change that caused it, then delivered by
 a dispatcher with retries and backoff, so an agent's reply survives a Slack outage or a
-restart. Rows are claimed with a conditional UPDATE, so several replicas can dispatch from
-one table without sending a message twice.
+restart. Several replicas dispatch from one table: on PostgreSQL each claims its batch with
+`SELECT ... FOR UPDATE SKIP LOCKED`, so they share the work instead of contending for the same
+rows; the claim itself is a conditional UPDATE (SQLite has no row locks), so a message is
+never sent twice.
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ class Outbox:
                 )
                 .order_by(t.c.id)
                 .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing
             ).all()
             for r in rows:
                 if r.destination not in self._senders:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 
 class Status(StrEnum):
@@ -56,9 +57,10 @@ class Article:
             return f"review was due on {self.review_due}"
         return None
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
-        """Hash of everything that is embedded: a change here means re-embedding."""
+        """Hash of everything that is embedded: a change here means re-embedding. Computed once
+        per article: loading a large knowledge base asks for it several times per article."""
         payload = json.dumps(
             [self.title, list(self.questions), self.answer, self.body], ensure_ascii=False
         )

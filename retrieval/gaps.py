@@ -6,7 +6,8 @@ size and the nearest article, so one fix can close many questions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,10 +29,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from retrieval.embedding import Embedder
-from retrieval.store import metadata
+from retrieval.embedding import Embedder, Vector, Vectors
+from retrieval.store import metadata, vectors_table
 
 gaps_table = Table(
     "kb_gaps",
@@ -107,6 +109,17 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def question_key(question: str) -> str:
+    """A gap question's row in the vectors table: its text's hash, beside article hashes."""
+    return hashlib.sha256(("gap question\x00" + question).encode("utf-8")).hexdigest()
+
+
+def question_model(model: str) -> str:
+    """Gap questions' vectors are stored under the embedder's name with this suffix, apart
+    from article passages."""
+    return f"{model}#question"
+
+
 class GapStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -118,7 +131,20 @@ class GapStore:
         nearest: str | None,
         confidence: float,
         conn: Connection | None = None,
+        *,
+        vector: Vector | None = None,
+        model: str | None = None,
     ) -> None:
+        """Record a gap; with the question's `vector` (by embedder `model`), also store it, so
+        that clustering the gaps needs no model."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.record_gap(
+                    question, reason, nearest, confidence, own, vector=vector, model=model
+                )
+            return
+        if vector is not None and model is not None:
+            self._save_vectors(conn, {question: vector}, model)
         values = {
             "at": datetime.now(UTC),
             "question": question,
@@ -127,11 +153,59 @@ class GapStore:
             "confidence": confidence,
             "status": "open",
         }
-        if conn is None:
-            with self.engine.begin() as own:
-                own.execute(insert(gaps_table).values(values))
-        else:
-            conn.execute(insert(gaps_table).values(values))
+        conn.execute(insert(gaps_table).values(values))
+
+    def question_vectors(self, questions: Iterable[str], model: str) -> dict[str, Vector]:
+        """The stored vectors of these questions (by embedder `model`), where there are."""
+        keys = {question_key(q): q for q in questions}
+        found: dict[str, Vector] = {}
+        wanted = list(keys)
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    select(vectors_table.c.content_hash, vectors_table.c.data).where(
+                        vectors_table.c.model == question_model(model),
+                        vectors_table.c.content_hash.in_(wanted[start : start + 500]),
+                    )
+                )
+                for key, data in rows:
+                    found[keys[key]] = np.frombuffer(data, dtype=np.float32)
+        return found
+
+    def save_question_vectors(self, vectors: dict[str, Vector], model: str) -> None:
+        with self.engine.begin() as conn:
+            self._save_vectors(conn, vectors, model)
+
+    def _save_vectors(self, conn: Connection, vectors: dict[str, Vector], model: str) -> None:
+        """Insert, keeping a row another turn stored meanwhile (the same text, the same
+        vector): a conflict must not fail the turn's transaction."""
+        if not vectors:
+            return
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}.get(conn.dialect.name)
+        rows = [
+            {
+                "content_hash": question_key(q),
+                "model": question_model(model),
+                "dim": int(v.shape[-1]),
+                "views": "0",
+                "data": np.ascontiguousarray(v, dtype=np.float32).tobytes(),
+            }
+            for q, v in vectors.items()
+        ]
+        if dialect is not None:
+            conn.execute(dialect.insert(vectors_table).on_conflict_do_nothing(), rows)
+            return
+        known = set(
+            conn.execute(
+                select(vectors_table.c.content_hash).where(
+                    vectors_table.c.model == question_model(model),
+                    vectors_table.c.content_hash.in_([r["content_hash"] for r in rows]),
+                )
+            ).scalars()
+        )
+        fresh = [r for r in rows if r["content_hash"] not in known]
+        if fresh:
+            conn.execute(insert(vectors_table), fresh)
 
     def record_feedback(
         self, article_id: str, helpful: bool, question: str | None, conn: Connection | None = None
@@ -203,6 +277,30 @@ class GapStore:
                 select(func.count()).select_from(gaps_table).where(gaps_table.c.status == "open")
             ).scalar()
         return {"open": int(open_count or 0)}
+
+
+class StoredQuestions:
+    """An embedder for gap questions that reads the vectors stored with the gaps first and
+    encodes (and stores) only the others: clustering recorded gaps needs no model."""
+
+    def __init__(self, store: GapStore, embedder: Embedder) -> None:
+        self._store = store
+        self._embedder = embedder
+
+    @property
+    def name(self) -> str:
+        return self._embedder.name
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        found = self._store.question_vectors(texts, self.name)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = dict(zip(missing, self._embedder.encode(missing), strict=True))
+            self._store.save_question_vectors(fresh, self.name)
+            found.update(fresh)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack([found[t] for t in texts]).astype(np.float32, copy=False)
 
 
 def cluster(gaps: Sequence[Gap], embedder: Embedder, similarity: float = 0.7) -> list[Cluster]:

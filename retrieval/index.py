@@ -222,6 +222,30 @@ class HybridIndex:
             searched=n if allowed is None else int(allowed.sum()),
         )
 
+    def best_possible(self, article_ids: Sequence[str], queries: Vectors) -> Array:
+        """Per query (rows of `queries`): the highest score any of the articles could get, with
+        the whole BM25 bonus. Cheap (only these articles' passages), for telling which queries
+        an edit of them can reach."""
+        out = np.full(len(queries), -np.inf)
+        position = {a.id: i for i, a in enumerate(self.articles)}
+        w = self.weights
+        for article_id in article_ids:
+            i = position.get(article_id)
+            if i is None:
+                continue
+            spans = []
+            for matrix, starts in (
+                (self._question, self._question_starts),
+                (self._content, self._content_starts),
+            ):
+                end = starts[i + 1] if i + 1 < len(starts) else len(matrix)
+                spans.append((queries @ matrix[starts[i] : end].T).max(axis=1))
+            bound = (
+                w.question * spans[0] + w.content * spans[1] - w.hub * self._crowding[i] + w.bm25
+            )
+            out = np.maximum(out, bound)
+        return out
+
     def rank_all(self, query: str, vector: Vectors, retriever: str) -> list[str]:
         """Full ranking by one retriever ("bm25", "dense" or "hybrid"), for evaluation."""
         question_sim, content_sim, bm25 = self.evidence(query, vector)

@@ -19,7 +19,7 @@ from retrieval.confidence import Calibration
 from retrieval.embedding import Embedder, Vectors
 from retrieval.fusion import DEFAULT_WEIGHTS, FusionWeights
 from retrieval.index import ArticleTerms, ArticleVectors, HybridIndex, SearchResult
-from retrieval.store import ImportReport, KnowledgeStore
+from retrieval.store import IMPORT, Change, ImportReport, KnowledgeStore
 from retrieval.text import passages
 
 log = logging.getLogger(__name__)
@@ -106,18 +106,49 @@ class KnowledgeBase:
         return True
 
     def import_articles(
-        self, articles: Sequence[Article], progress: Progress | None = None
+        self,
+        articles: Sequence[Article],
+        progress: Progress | None = None,
+        change: Change = IMPORT,
     ) -> ImportReport:
-        """Store the articles and update the index; unchanged articles are not re-embedded."""
+        """Store the articles (each change a new version) and update the index; unchanged
+        articles are not re-embedded. From files, articles an owner changed are kept."""
         with self._lock:
             # Embed before storing: if the model fails, nothing has changed.
             self._ensure_vectors([a for a in articles if a.status is Status.VALIDATED], progress)
-            report = self.store.upsert(articles)
+            report = self.store.upsert(articles, change=change)
             revision = self.store.revision()
-            stored = {**self._articles, **{a.id: a for a in articles}}
+            kept = set(report.kept) | set(report.conflicts)
+            stored = {**self._articles, **{a.id: a for a in articles if a.id not in kept}}
+            for article_id in kept - set(self._articles):
+                found = self.store.get(article_id)
+                if found is not None:
+                    stored[article_id] = found
             self._rebuild(list(stored.values()), None)
             self._revision = revision
             return report
+
+    def preview(self, changed: Sequence[Article]) -> KnowledgeBase:
+        """This knowledge base with `changed` applied, in memory only (nothing is stored):
+        what it would answer after publishing. Shares the cached vectors and word lists, so
+        only the changed articles are embedded (and their vectors cached for publishing)."""
+        with self._lock:
+            self._ensure_vectors([a for a in changed if a.status is Status.VALIDATED], None)
+            copy = KnowledgeBase(
+                self.store,
+                self.embedder,
+                self._default_calibration,
+                weights=self.weights,
+                clock=self.clock,
+                vector_store=self._vector_store,
+                threshold_override=self._threshold_override,
+            )
+            copy._vectors = dict(self._vectors)
+            copy._terms = dict(self._terms)
+            copy._calibration = self._calibration
+            copy._revision = self._revision
+        copy._rebuild(list({**self._articles, **{a.id: a for a in changed}}.values()), None)
+        return copy
 
     def _rebuild(self, articles: Sequence[Article], progress: Progress | None) -> LoadStats:
         indexed = [a for a in articles if a.status is Status.VALIDATED]
@@ -217,6 +248,10 @@ class KnowledgeBase:
             threshold=self.threshold,
             articles=self._articles,
         )
+
+    def best_possible(self, articles: Sequence[Article], queries: Vectors) -> np.ndarray:
+        """For each query vector, the best score any of these (indexed) articles could get."""
+        return self._index.best_possible([a.id for a in articles], queries)
 
     def nearest(self, query: str, vector: Vectors | None = None) -> Retrieval:
         """The closest validated article whatever its review date (for knowledge owners)."""

@@ -347,8 +347,11 @@ def lifecycle_problems(articles: Iterable[Article], today: date) -> list[Problem
     out: list[Problem] = []
     for a in articles:
         due = a.review_due
+        # the field named is the one to change: a draft's status, an old review's date
+        field = "reviewed_on"
         if a.status is Status.DRAFT:
-            message = "draft: excluded from answering until validated"
+            field = "status"
+            message = "draft: excluded from answering until the status is validated"
         elif a.status is Status.RETIRED:
             continue
         elif due is not None and today > due:
@@ -358,8 +361,6 @@ def lifecycle_problems(articles: Iterable[Article], today: date) -> list[Problem
         else:
             continue
         out.append(
-            Problem(
-                a.source or a.id, message, "reviewed_on", severity=Severity.WARNING, article_id=a.id
-            )
+            Problem(a.source or a.id, message, field, severity=Severity.WARNING, article_id=a.id)
         )
     return out

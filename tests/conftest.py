@@ -25,6 +25,8 @@ from tests.clock import CLOCK
 from tests.support import ChatBot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the router's training cache of this test run, never the user's
+os.environ.setdefault("DESKBOT_CACHE_DIR", tempfile.mkdtemp(prefix="deskbot-test-cache-"))
 PG_URL = os.environ.get("DESKBOT_TEST_DATABASE_URL", "")
 
 

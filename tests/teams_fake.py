@@ -221,6 +221,7 @@ class FakeConnector:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     url: str = ""
+    send_delay: float = 0.0  # seconds before a message is taken (a slow connector)
 
     async def start(self) -> FakeConnector:
         app = web.Application()
@@ -311,6 +312,8 @@ class FakeConnector:
         return web.json_response({"id": root.conversation, "activityId": root.id}, status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
         body, failed = await self._record(request)
         if failed:
             return failed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -18,6 +19,7 @@ from bot.console.accounts import AccountError, AccountStore, Role, demo_accounts
 from bot.console.audit import AuditLog
 from bot.console.sessions import SessionStore
 from bot.console.tables import accounts_table, audit_table
+from bot.db import make_engine, migrate
 
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -126,18 +128,28 @@ def test_cli_add_list_disable_enable(sqlite_url: str, sqlite_engine: Engine) -> 
     assert runner.invoke(app, ["user", "disable", "ghost"], env=env).exit_code == 1
 
 
-def test_demo_accounts_get_fresh_passwords_each_run(sqlite_engine: Engine) -> None:
+def test_demo_accounts_keep_their_random_passwords_across_runs(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
     store = AccountStore(sqlite_engine, hasher=FAST)
     first = demo_accounts(store)
     assert [(n, r) for n, r, _ in first] == [
         ("demo-agent", "agent"),
         ("demo-owner", "knowledge_owner"),
     ]
+    assert first[0][2] != first[1][2] and len(first[0][2]) >= 12
     store.set_disabled("demo-agent", True)
-    second = demo_accounts(store)
-    assert first[0][2] != second[0][2]
-    assert store.verify("demo-agent", first[0][2]) is None
-    assert store.verify("demo-agent", second[0][2]) is not None
+    second = demo_accounts(store)  # a restart: the same passwords, the account enabled again
+    assert second == first
+    assert store.verify("demo-agent", first[0][2]) is not None
+    # another database gets passwords of its own: never a shared default
+    other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    migrate(other)
+    try:
+        elsewhere = demo_accounts(AccountStore(other, hasher=FAST))
+    finally:
+        other.dispose()
+    assert elsewhere[0][2] != first[0][2]
     owner = store.by_name("demo-owner")
     assert owner is not None and owner.owns("Priya Natarajan <priya.natarajan@example.com>")
 

@@ -37,7 +37,6 @@ KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")  # the oldest we support and the newe
 # Contract names (design.md) and settings being added elsewhere, which the manifests carry
 # before bot/settings.py does (unknown names are ignored by Settings until then).
 PLANNED = {
-    "DESKBOT_DRAIN_SECONDS",
     "DESKBOT_ENCODER_BACKEND",
 }
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "DATABASE_URL")

@@ -33,13 +33,18 @@ def runtime_on(database: Path, spool: Path) -> wiring.Runtime:
 
 
 async def start_and_stop(runtime: wiring.Runtime) -> None:
-    """`deskbot serve` as far as it is ready, then stopped."""
+    """`deskbot serve` as far as it is ready, then stopped; then the inbox works off what
+    the replay put in it (its background loop's job in a running server)."""
     ready = asyncio.Event()
     task = asyncio.create_task(wiring.serve(runtime, "127.0.0.1", 0, ready))
     await asyncio.wait_for(ready.wait(), 60)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    inbox = runtime.services.inbox
+    for entry in inbox.claim_due():
+        inbox.spawn(entry)
+    assert await inbox.idle(60)
 
 
 async def kept_while_down(

@@ -5,38 +5,36 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bot import demo_data, wiring
+from bot import demo_data
 from bot.cli.common import (
     app,
     embedding_progress,
     err,
     out,
+    plain,
     report_problems,
     settings,
     setup_logging,
 )
-from bot.cli.kb import warn_if_one_sided
-from bot.db import make_engine, migrate
-from bot.evaluation import Report, decision_lines, evaluate, write_curve
-from flows.router import Router
-from retrieval.evaluation import (
-    QueryFileError,
-    leave_out,
-    load_queries,
-    unknown_ids,
-    without,
-)
+
+if TYPE_CHECKING:
+    from bot.evaluation import Report
 
 
 @app.command("eval")
 def eval_command(
     queries_file: Annotated[
-        Path, typer.Option("--queries", help="Labeled JSONL: {query, relevant_ids}.")
-    ],
+        Path | None,
+        typer.Option(
+            "--queries",
+            help="Labeled JSONL: {query, relevant_ids} (default: DESKBOT_QUESTIONS_PATH, the demo "
+            "questions out of the box; needed with --kb).",
+        ),
+    ] = None,
     kb_path: Annotated[
         Path | None,
         typer.Option("--kb", help="Articles to evaluate (default: the configured knowledge base)."),
@@ -74,14 +72,27 @@ def eval_command(
     ] = None,
 ) -> None:
     """Measure retrieval and the answer/hand-off decisions on a labeled query file."""
+    # imported here, so that `deskbot --help` and the commands without a model start quickly
+    from bot import wiring
+    from bot.cli.kb import warn_if_one_sided
+    from bot.db import make_engine, migrate
+    from bot.evaluation import decision_lines, evaluate, write_curve
+    from flows.router import Router
+    from retrieval.evaluation import QueryFileError, leave_out, load_queries, unknown_ids, without
+
     setup_logging()
     config = settings()
     target = target_precision or config.target_precision
+    if queries_file is None:
+        if kb_path is not None:
+            err.print("--queries is needed with --kb: the labeled questions for those articles.")
+            raise typer.Exit(2)
+        queries_file = config.questions_path  # the labeled questions of the configured articles
     try:
         queries = load_queries(queries_file)
         calibration_queries = load_queries(calibrate) if calibrate else None
     except QueryFileError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
 
     engine = wiring.database(config)
@@ -99,11 +110,20 @@ def eval_command(
         configured = wiring.knowledge_base(config, engine, embedder)
         configured.load()
         articles = configured.articles()
-        if not articles:
+        if not articles:  # a fresh database: the configured articles are still on disk
+            loaded = demo_data.load_articles(config.kb_path, date.today())
+            if not loaded.ok:
+                report_problems(loaded.errors)
+                raise typer.Exit(1)
+            articles = loaded.articles
+            if not articles:
+                err.print(f"No articles in {plain(config.kb_path)} (DESKBOT_KB_PATH).", style="red")
+                raise typer.Exit(1)
             err.print(
-                "[red]The knowledge base is empty: run `deskbot kb import` or pass --kb.[/red]"
+                f"Nothing imported yet: evaluating the articles in {plain(config.kb_path)} "
+                "(DESKBOT_KB_PATH).",
+                soft_wrap=True,
             )
-            raise typer.Exit(1)
         # evaluate on a scratch copy, so leaving articles out never touches the real store
         scratch = make_engine("sqlite://")
         migrate(scratch)
@@ -121,7 +141,10 @@ def eval_command(
     missing = unknown_ids(queries, articles) - removed
     if missing:
         err.print(
-            f"[yellow]{len(missing)} relevant id(s) are not in the knowledge base, e.g. {sorted(missing)[:3]}[/yellow]"
+            plain(
+                f"{len(missing)} relevant id(s) are not in the knowledge base, e.g. {sorted(missing)[:3]}"
+            ),
+            style="yellow",
         )
 
     progress, advance = embedding_progress("embedding")
@@ -130,7 +153,7 @@ def eval_command(
     kb.use_calibration(kb.calibration.for_target(target))
     report, decided = evaluate(
         kb,
-        Router.from_file(embedder),
+        Router.from_file(embedder, cache=wiring.training_cache(config)),
         queries,
         calibrate_on=calibration_queries,
         folds=folds,
@@ -150,8 +173,9 @@ def eval_command(
 
 def print_report(report: Report) -> None:
     out.print(
-        f"[bold]{report.queries} queries[/bold]"
-        + (f", {len(report.left_out)} articles left out" if report.left_out else "")
+        f"{report.queries} queries"
+        + (f", {len(report.left_out)} articles left out" if report.left_out else ""),
+        style="bold",
     )
     out.print("retriever   P@1     R@3     MRR")
     for name, m in report.retrievers.items():
@@ -180,17 +204,20 @@ def gaps_command(
 ) -> None:
     """Questions the assistant could not answer (or answered unhelpfully), clustered by meaning,
     biggest first, with the nearest article."""
+    from bot import wiring
+    from retrieval.gaps import GapStore, StoredQuestions, cluster
+
     setup_logging()
     config = settings()
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
     kb.load()
-    from retrieval.gaps import GapStore, cluster
-
-    clusters = cluster(GapStore(engine).gaps(), kb.embedder, similarity)[:limit]
+    # the questions' vectors were stored with the gaps: the model loads only for older ones
+    questions = StoredQuestions(GapStore(engine), kb.embedder)
+    clusters = cluster(GapStore(engine).gaps(), questions, similarity)[:limit]
     rows: list[dict[str, Any]] = []
     for c in clusters:
-        nearest = kb.nearest(c.examples[0])
+        nearest = kb.nearest(c.examples[0], vector=questions.encode(c.examples[:1])[0])
         top = nearest.top
         rows.append(
             {
@@ -215,7 +242,11 @@ def gaps_command(
             if row["nearest_article"]
             else "none"
         )
-        out.print(f"[bold]{row['size']}×[/bold] {row['examples'][0]}")
+        out.print(f"{row['size']}×", style="bold", end=" ")
+        out.print(plain(row["examples"][0]), soft_wrap=True)
         for example in row["examples"][1:]:
-            out.print(f"     {example}")
-        out.print(f"     reasons: {', '.join(row['reasons'])}; nearest article: {nearest_text}")
+            out.print(f"     {plain(example)}", soft_wrap=True)
+        out.print(
+            f"     reasons: {', '.join(row['reasons'])}; nearest article: {plain(nearest_text)}",
+            soft_wrap=True,
+        )

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import demo_data, wiring
+from bot import demo_data
 from bot.cli.common import (
     embedding_progress,
     err,
     kb_app,
     out,
+    plain,
     report_problems,
     settings,
     setup_logging,
 )
-from bot.db import make_engine, migrate
-from bot.evaluation import calibration_summary
 from bot.settings import Settings
-from retrieval.evaluation import LabeledQuery, QueryFileError, load_queries
 from retrieval.loader import LoadResult, Problem, Severity, lifecycle_problems
+
+if TYPE_CHECKING:
+    from retrieval.evaluation import LabeledQuery
 
 
 @kb_app.command("import")
@@ -30,13 +31,15 @@ def kb_import(
     path: Annotated[Path, typer.Argument(help="A folder of Markdown articles or a JSONL file.")],
 ) -> None:
     """Import articles (added, edited or retired); nothing is imported if any file has an error."""
+    from bot import wiring  # here: the commands that need no model start without it
+
     setup_logging()
     config = settings()
     today = date.today()
     result = demo_data.load_articles(path, today)
     report_problems(result.problems)
     if not result.ok:
-        err.print(f"[red]{len(result.errors)} error(s): nothing was imported.[/red]")
+        err.print(f"{len(result.errors)} error(s): nothing was imported.", style="red")
         raise typer.Exit(1)
     engine = wiring.database(config)
     kb = wiring.knowledge_base(config, engine)
@@ -45,10 +48,19 @@ def kb_import(
         kb.load(progress=advance)  # type: ignore[arg-type]
         report = kb.import_articles(result.articles, progress=advance)  # type: ignore[arg-type]
     report_problems(lifecycle_problems(result.articles, today))
+    for article_id in report.conflicts:
+        err.print(
+            f"conflict: {article_id}: changed in the console and in its file since the "
+            "last import; the console version is kept (edit it in the console, or roll it "
+            "back there to the imported version)",
+            style="yellow",
+        )
+    kept = len(report.kept) + len(report.conflicts)
     out.print(
         f"imported {len(result.articles)} article(s): {len(report.added)} added, "
         f"{len(report.updated)} updated ({len(report.retired)} retired), "
         f"{len(report.unchanged)} unchanged"
+        + (f", {kept} kept as changed in the console" if kept else "")
     )
 
 
@@ -58,6 +70,13 @@ def kb_check(
     duplicates: Annotated[
         float, typer.Option(help="Similarity above which two articles are near-duplicates.")
     ] = 0.9,
+    near_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--near-duplicates/--no-near-duplicates",
+            help="Compare the articles' meaning (needs the model for articles not yet embedded).",
+        ),
+    ] = True,
 ) -> None:
     """Validate articles without importing them: errors, review dates, near-duplicates."""
     setup_logging()
@@ -66,13 +85,13 @@ def kb_check(
     today = date.today()
     result = demo_data.load_articles(target, today)
     problems = [*result.problems, *lifecycle_problems(result.articles, today)]
-    if result.ok and result.articles:
+    if near_duplicates and result.ok and result.articles:
         problems += near_duplicate_warnings(config, result, duplicates)
     report_problems(problems)
     errors = sum(p.severity is Severity.ERROR for p in problems)
     warnings = len(problems) - errors
     out.print(
-        f"{target}: {len(result.articles)} article(s), {errors} error(s), {warnings} warning(s)"
+        f"{plain(target)}: {len(result.articles)} article(s), {errors} error(s), {warnings} warning(s)"
     )
     if errors:
         raise typer.Exit(1)
@@ -82,6 +101,9 @@ def near_duplicate_warnings(
     config: Settings, result: LoadResult, threshold: float
 ) -> list[Problem]:
     """Embed the checked articles (in a scratch store; vectors are cached) and compare them."""
+    from bot import wiring
+    from bot.db import make_engine, migrate
+
     scratch = make_engine("sqlite://")
     migrate(scratch)
     kb = wiring.knowledge_base(config, wiring.database(config), store_engine=scratch)
@@ -106,8 +128,9 @@ def warn_if_one_sided(queries: list[LabeledQuery], name: str) -> None:
     unanswerable = sum(not q.answerable for q in queries)
     if unanswerable < max(5, len(queries) // 20):
         err.print(
-            f"[yellow]{name}: only {unanswerable} of {len(queries)} questions have no answering "
-            "article; add unanswerable questions or the threshold cannot learn to refuse.[/yellow]"
+            f"{plain(name)}: only {unanswerable} of {len(queries)} questions have no answering "
+            "article; add unanswerable questions or the threshold cannot learn to refuse.",
+            style="yellow",
         )
 
 
@@ -124,12 +147,16 @@ def kb_calibrate(
     ] = None,
 ) -> None:
     """Fit the confidence calibration on labeled questions and store it for the running bot."""
+    from bot import wiring
+    from bot.evaluation import calibration_summary
+    from retrieval.evaluation import QueryFileError, load_queries
+
     setup_logging()
     config = settings()
     try:
         queries = load_queries(queries_file)
     except QueryFileError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     warn_if_one_sided(queries, str(queries_file))
     engine = wiring.database(config)
@@ -142,7 +169,7 @@ def kb_calibrate(
             kb, queries, target_precision or config.target_precision, source=str(queries_file)
         )
     except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     kb.use_calibration(calibration, persist=True)
     if write is not None:

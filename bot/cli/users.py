@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bot.cli.common import app, err, out, settings, setup_logging
+from bot.cli.common import app, err, out, plain, settings, setup_logging
 from bot.console.accounts import AccountError, AccountStore, Role
 
 user_app = typer.Typer(no_args_is_help=True, help="Manage console accounts.")
@@ -37,9 +37,9 @@ def user_add(
     try:
         account = accounts().add(name, role, password, full_name=full_name, email=email)
     except AccountError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
-    out.print(f"added {account.name} ({account.role.value})")
+    out.print(f"added {plain(account.name)} ({account.role.value})")
 
 
 @user_app.command("list")
@@ -49,10 +49,10 @@ def user_list() -> None:
     table = Table("name", "role", "full name", "e-mail", "status", "last sign-in")
     for a in accounts().all():
         table.add_row(
-            a.name,
+            plain(a.name),
             a.role.value,
-            a.full_name or "",
-            a.email or "",
+            plain(a.full_name or ""),
+            plain(a.email or ""),
             "disabled" if a.disabled else "active",
             a.signed_in_at.strftime("%Y-%m-%d %H:%M") if a.signed_in_at else "never",
         )
@@ -65,7 +65,7 @@ def _set_disabled(name: str, disabled: bool) -> None:
     try:
         account = store.set_disabled(name, disabled)
     except AccountError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(plain(exc), style="red")
         raise typer.Exit(1) from None
     ended = 0
     if disabled:
@@ -73,7 +73,7 @@ def _set_disabled(name: str, disabled: bool) -> None:
 
         ended = SessionStore(store.engine).end_all(account.id)
     state = "disabled" if disabled else "enabled"
-    out.print(f"{account.name} {state}" + (f"; {ended} session(s) ended" if ended else ""))
+    out.print(f"{plain(account.name)} {state}" + (f"; {ended} session(s) ended" if ended else ""))
 
 
 @user_app.command("disable")

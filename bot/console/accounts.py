@@ -215,11 +215,16 @@ DEMO_ACCOUNTS = (
 
 
 def demo_accounts(store: AccountStore) -> list[tuple[str, str, str]]:
-    """Create (or re-enable) the demo accounts with fresh random passwords: (name, role,
-    password) to print. A password shown once per run is never a shared default."""
+    """Create (or re-enable) the demo accounts: (name, role, password) to print. Each
+    database gets its own random passwords, kept with its other shared secrets so they stay
+    the same across restarts; never a shared default."""
+    from bot.dialogue.conversations import shared_secret
+
     out = []
     for name, role, full_name, email in DEMO_ACCOUNTS:
-        password = secrets.token_urlsafe(12)
+        password = shared_secret(
+            store.engine, f"demo_password:{name}", lambda: secrets.token_urlsafe(12)
+        )
         if store.by_name(name) is None:
             store.add(name, role, password, full_name=full_name, email=email)
         else:

@@ -255,6 +255,8 @@ async def hand_back(request: web.Request) -> web.StreamResponse:
     ticket = await _ticket(request)
     if not _mine(request, ticket):
         raise _back(ticket, "not_yours" if ticket.open else "closed")
+    if not ticket.conversation_id:  # raised outside the chat: no assistant to return to
+        raise _back(ticket, "no_conversation")
     done = await console_of(request).relay.hand_back(ticket.id, account_of(request).display, ORIGIN)
     await audit(request, "handed_back", ticket.number)
     raise _back(ticket, "handed_back" if done else "closed")

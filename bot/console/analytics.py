@@ -102,6 +102,8 @@ class Dashboard:
     gaps: list[GapGroup] = field(default_factory=list)
     median_claim: timedelta | None = None
     median_resolve: timedelta | None = None
+    claimed: int = 0  # the requests each median is taken over
+    resolved: int = 0
     daily: list[Day] = field(default_factory=list)
 
     @property
@@ -265,20 +267,24 @@ def compute(
 
     opened = [r for r in tickets if aware(r["created_at"]) < end]
     board.handoffs = Counter(r["reason"] for r in opened).most_common()
-    board.median_claim = _median(
-        [aware(r["claimed"]) - aware(r["created_at"]) for r in opened if r["claimed"]]
-    )
-    board.median_resolve = _median(
-        [aware(r["resolved_at"]) - aware(r["created_at"]) for r in opened if r["resolved_at"]]
-    )
+    to_claim = [aware(r["claimed"]) - aware(r["created_at"]) for r in opened if r["claimed"]]
+    to_resolve = [
+        aware(r["resolved_at"]) - aware(r["created_at"]) for r in opened if r["resolved_at"]
+    ]
+    board.median_claim, board.claimed = _median(to_claim), len(to_claim)
+    board.median_resolve, board.resolved = _median(to_resolve), len(to_resolve)
 
     feedback = _feedback(engine, start, end)
     board.helpful = sum(c for (_, h), c in feedback.items() if h)
     board.not_helpful = sum(c for (_, h), c in feedback.items() if not h)
     uses = Counter(t.article_id for t in answers if t.article_id)
+    # the most used articles, then every other article with feedback in the range (feedback
+    # may come days after the answer, or on an article outside the top)
+    shown = [a for a, _ in uses.most_common(TOP)]
+    shown += sorted({a for a, _ in feedback} - set(shown))
     board.articles = [
-        ArticleUse(a, n, feedback.get((a, True), 0), feedback.get((a, False), 0))
-        for a, n in uses.most_common(TOP)
+        ArticleUse(a, uses[a], feedback.get((a, True), 0), feedback.get((a, False), 0))
+        for a in shown
     ]
     if gaps:
         board.gaps = top_gaps(_gaps(engine, start, end), embedder)

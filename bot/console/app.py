@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.console import agents, articles, auth, dashboard, knowledge
+from bot.console import agents, articles, auth, dashboard, knowledge, tryout
 from bot.console.accounts import ADMINS, AGENTS, EVERYONE, OWNERS, AccountStore
 from bot.console.audit import AuditLog
 from bot.console.audit_page import audit_page
@@ -21,6 +21,7 @@ from bot.console.sessions import SessionStore, SignInLimit
 from bot.dialogue.conversations import shared_secret
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
+from bot.inbound import networks
 from bot.server import Mount
 from bot.settings import Settings
 
@@ -64,6 +65,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", ARTICLE + "/save", articles.save, OWNERS),
     Route("POST", ARTICLE + "/publish", articles.publish, OWNERS),
     Route("POST", ARTICLE + "/retire", articles.retire, OWNERS),
+    Route("POST", ARTICLE + "/rollback", articles.rollback, OWNERS),
+    Route("POST", ARTICLE + "/try", articles.try_edit, OWNERS),
+    Route("GET", "/console/try", tryout.try_page, EVERYONE),
     Route("GET", "/console/dashboard", dashboard.dashboard_page, EVERYONE),
     Route("GET", "/console/dashboard/{table:[a-z]+}.csv", dashboard.export_csv, EVERYONE),
     Route("GET", "/console/audit", audit_page, ADMINS),
@@ -87,6 +91,7 @@ def build(settings: Settings, services: Services, relay: Relay) -> Console:
         embedder=CachedEmbedder(services.knowledge.embedder),
         login_key=key.encode(),
         secure_cookies=settings.public_url.startswith("https://"),
+        proxies=networks(settings.trusted_proxies),
     )
 
 

@@ -16,9 +16,13 @@ from bot.console.accounts import Account
 from bot.console.context import account_of, audit, console_of
 from bot.console.publishing import Check
 from bot.console.render import page, refusal
+from bot.console.versions import entries
 from bot.redaction import redact_text
 from retrieval.articles import Article, Status
 from retrieval.loader import ID_PATTERN
+from retrieval.store import Change, Version
+
+MAX_REASON = 500
 
 DUE_SOON = timedelta(days=30)
 DEFAULT_REVIEW_DAYS = 365
@@ -94,23 +98,39 @@ def _form_page(
     status: int = 200,
     problems: list[str] | None = None,
     check: Check | None = None,
+    tried: object = None,
+    history: list[Version] | None = None,
 ) -> web.Response:
     """The edit form; after a refused change it shows the edit, versioned as the stored one."""
+    current = stored or article
     return page(
         request,
         "article.html",
         http_status=status,
         article=article,
-        stored=stored or article,
-        version=version(stored or article),
+        stored=current,
+        version=version(current),
         problems=problems or [],
         check=check,
+        tried=tried,
+        history=entries(history or []),
         due=due_state(article, console_of(request).services.knowledge.clock()),
     )
 
 
+async def _history(request: web.Request, article: Article) -> list[Version]:
+    store = console_of(request).services.knowledge.store
+    return await asyncio.to_thread(store.history, article.id)
+
+
 async def article_page(request: web.Request) -> web.StreamResponse:
-    return _form_page(request, _article(request))
+    article = _article(request)
+    return _form_page(request, article, history=await _history(request, article))
+
+
+def reason_of(form: Mapping[str, object], name: str = "reason") -> str:
+    """An owner's written reason: one line, redacted, bounded."""
+    return " ".join(redact_text(_field(form, name)).split())[:MAX_REASON]
 
 
 def _field(form: Mapping[str, object], name: str) -> str:
@@ -182,8 +202,9 @@ async def save(request: web.Request) -> web.StreamResponse:
     changed, problems = edited(article, form)
     if problems:
         return _form_page(request, changed, stored=article, status=400, problems=problems)
+    change = Change(account_of(request).name, "console", reason_of(form) or "saved draft")
     async with console.publishing:
-        await asyncio.to_thread(console.publisher.apply_unchecked, [changed])
+        await asyncio.to_thread(console.publisher.apply_unchecked, [changed], change)
     await audit(request, "draft_saved", article.id)
     raise web.HTTPSeeOther(f"/console/articles/{article.id}?done=saved")
 
@@ -206,15 +227,78 @@ async def publish(request: web.Request) -> web.StreamResponse:
     problems += publish_problems(changed)
     if problems:
         return _form_page(request, changed, stored=article, status=400, problems=problems)
+    override = reason_of(form, "override_reason")
+    if _field(form, "override") and not override:
+        problems = ["publish anyway: write why (the reason goes to the audit log)"]
+        return _form_page(request, changed, stored=article, status=400, problems=problems)
+    change = Change(account_of(request).name, "console", reason_of(form) or "published")
+    return await publish_change(request, article, changed, change, override)
+
+
+async def publish_change(
+    request: web.Request, stored: Article, changed: Article, change: Change, override: str
+) -> web.StreamResponse:
+    """Publish after the check; refused: the form again with the questions and what to do."""
+    console = console_of(request)
     async with console.publishing:
-        check, report = await asyncio.to_thread(console.publisher.publish, [changed])
+        check, report = await asyncio.to_thread(
+            console.publisher.publish, [changed], change, override
+        )
     if report is None:
-        await audit(request, "publish_refused", article.id, {"failures": len(check.failures)})
-        return _form_page(request, changed, stored=article, status=409, check=check)
+        await audit(request, "publish_refused", stored.id, {"failures": len(check.failures)})
+        return _form_page(
+            request,
+            changed,
+            stored=stored,
+            status=409,
+            check=check,
+            history=await _history(request, stored),
+        )
+    if not check.ok:
+        await audit(
+            request,
+            "override",
+            stored.id,
+            {"action": change.via, "failures": len(check.failures), "reason": override},
+        )
     detail = {"checked": check.checked, "new_answers": len(check.new_answers)}
-    await audit(request, "published", article.id, detail)
+    await audit(
+        request, "published" if change.via != "rollback" else "rolled_back", stored.id, detail
+    )
     done = "published_relabel" if check.new_answers else "published"
-    raise web.HTTPSeeOther(f"/console/articles/{article.id}?done={done}")
+    if change.via == "rollback":
+        done = "rolled_back"
+    raise web.HTTPSeeOther(f"/console/articles/{stored.id}?done={done}")
+
+
+async def rollback(request: web.Request) -> web.StreamResponse:
+    """Make an earlier version current again: a new version, through the same check."""
+    article = _article(request)
+    form = await request.post()
+    _fresh(request, article, form)
+    number = _field(form, "to_version")
+    store = console_of(request).services.knowledge.store
+    old = (
+        await asyncio.to_thread(store.version, article.id, int(number))
+        if number.isdigit()
+        else None
+    )
+    if old is None:
+        raise refusal(request, 400, "There is no such version of this article.")
+    target = replace(old.article, source=article.source)
+    reason = f"rolled back to version {old.number}"
+    written = reason_of(form)
+    change = Change(
+        account_of(request).name, "rollback", f"{reason}: {written}" if written else reason
+    )
+    override = reason_of(form, "override_reason")
+    if target.status is not Status.VALIDATED:
+        console = console_of(request)
+        async with console.publishing:
+            await asyncio.to_thread(console.publisher.apply_unchecked, [target], change)
+        await audit(request, "rolled_back", article.id, {"to": old.number})
+        raise web.HTTPSeeOther(f"/console/articles/{article.id}?done=rolled_back")
+    return await publish_change(request, article, target, change, override)
 
 
 async def retire(request: web.Request) -> web.StreamResponse:
@@ -223,9 +307,32 @@ async def retire(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     _fresh(request, article, form)
     if article.status is not Status.RETIRED:
+        change = Change(account_of(request).name, "console", reason_of(form) or "retired")
         async with console.publishing:
             await asyncio.to_thread(
-                console.publisher.apply_unchecked, [replace(article, status=Status.RETIRED)]
+                console.publisher.apply_unchecked, [replace(article, status=Status.RETIRED)], change
             )
         await audit(request, "retired", article.id)
     raise web.HTTPSeeOther(f"/console/articles/{article.id}?done=retired")
+
+
+async def try_edit(request: web.Request) -> web.StreamResponse:
+    """Try a question on the edit in the form: now, and after publishing it. Nothing is saved;
+    the form comes back with the edit."""
+    from bot.console.tryout import as_published, question_of, try_question
+
+    console = console_of(request)
+    article = _article(request)
+    form = await request.post()
+    changed, problems = edited(article, form)
+    question = question_of(form.get("try_question"))
+    if not question:
+        problems.append("try a question: write a question")
+    if problems:
+        return _form_page(request, changed, stored=article, status=400, problems=problems)
+    today = console.services.knowledge.clock()
+    preview = as_published(changed, today)
+    tried = await asyncio.to_thread(try_question, console.publisher, question, [preview])
+    return _form_page(
+        request, changed, stored=article, tried=tried, history=await _history(request, article)
+    )

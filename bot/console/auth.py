@@ -22,6 +22,8 @@ from bot.console.accounts import Account, Role
 from bot.console.context import ACCOUNT, SESSION, address_of, audit, console_of
 from bot.console.render import page, refusal
 from bot.console.sessions import Session
+from bot.inbound import Invalid, number_in, read_form
+from bot.server import secure
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,21 +32,13 @@ PRE_COOKIE = "deskbot_console_pre"  # ties the sign-in form's CSRF token to this
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_PASSWORD = 1024
+FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 PUBLIC: frozenset[Role] = frozenset()
 HOME = {
     Role.AGENT: "/console/queue",
     Role.KNOWLEDGE_OWNER: "/console/gaps",
     Role.ADMIN: "/console/dashboard",
-}
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
 }
 
 
@@ -92,13 +86,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if not route.public:
             _check_role(request, route)
-            if request.method not in SAFE_METHODS:
-                await _check_csrf(request, session)
+        await _check_input(request)
+        if not route.public and request.method not in SAFE_METHODS:
+            await _check_csrf(request, session)
         response = await handler(request)
     except web.HTTPException as exc:
-        _finish(exc, token, session)
+        _finish(request, exc, token, session)
         raise
-    _finish(response, token, session)
+    _finish(request, response, token, session)
     return response
 
 
@@ -128,12 +123,22 @@ def _check_role(request: web.Request, route: Route) -> None:
         raise refusal(request, 403, "Your role does not give access to this page.")
 
 
+async def _check_input(request: web.Request) -> None:
+    """Ids in the path within what the database stores, and a form body that parses (read
+    here once; handlers get it from aiohttp's cache): a 400 naming the problem otherwise."""
+    try:
+        for key, value in request.match_info.items():
+            if key.endswith("_id") and value.isdigit():
+                number_in(value, key.replace("_", " "), 1)
+        if request.method not in SAFE_METHODS and request.content_type in FORMS:
+            await read_form(request)
+    except Invalid as exc:
+        raise refusal(request, 400, exc.reason) from None
+
+
 async def _check_csrf(request: web.Request, session: Session | None) -> None:
     sent = request.headers.get(CSRF_HEADER)
-    if sent is None and request.content_type in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
+    if sent is None and request.content_type in FORMS:
         form = await request.post()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
@@ -141,11 +146,12 @@ async def _check_csrf(request: web.Request, session: Session | None) -> None:
         raise web.HTTPForbidden(text="Missing or wrong CSRF token; reload the page.")
 
 
-def _finish(response: web.StreamResponse, token: str | None, session: Session | None) -> None:
+def _finish(
+    request: web.Request, response: web.StreamResponse, token: str | None, session: Session | None
+) -> None:
     if token and session is None and COOKIE not in response.cookies:
         response.del_cookie(COOKIE, path="/console")  # ended or expired: forget it
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    secure(request, response)
 
 
 # -- signing in and out -----------------------------------------------------------------------
@@ -211,25 +217,29 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Missing or wrong CSRF token; reload the sign-in page.")
     name = str(form.get("name", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
+    if len(password) > MAX_PASSWORD:
+        raise refusal(request, 400, f"The password is longer than {MAX_PASSWORD} characters.")
     address = address_of(request)
-    wait = await asyncio.to_thread(console.limit.blocked_for, name, address)
-    if wait is not None:
-        minutes = max(1, round(wait.total_seconds() / 60))
+    attempt = await asyncio.to_thread(console.limit.begin, name, address)
+    if attempt.wait is not None:
+        minutes = max(1, round(attempt.wait.total_seconds() / 60))
         response = _sign_in_form(
             request,
             error=f"Too many failed attempts. Try again in {minutes} min.",
             status=429,
             name=name,
         )
-        response.headers["Retry-After"] = str(int(wait.total_seconds()))
+        response.headers["Retry-After"] = str(int(attempt.wait.total_seconds()))
         return response
+    if attempt.delay:
+        await asyncio.sleep(attempt.delay)  # this name is under attack: slow, never locked
     account = await asyncio.to_thread(console.accounts.verify, name, password)
-    await asyncio.to_thread(console.limit.record, name, address, account is not None)
     if account is None:
         await asyncio.to_thread(
             console.audit.record, name or "-", "sign_in_failed", "", None, address
         )
         return _sign_in_form(request, error="Wrong name or password.", status=401, name=name)
+    await asyncio.to_thread(console.limit.succeeded, name, address)
     token, session = await asyncio.to_thread(
         console.sessions.start, account.id, request.cookies.get(COOKIE)
     )

@@ -11,7 +11,8 @@ from datetime import date
 from html import escape
 
 WIDTH = 640
-BAR_HEIGHT = 22
+BAR_HEIGHT = 18
+LABEL_LINE = 16  # one line of a bar's label, above the bar
 PALETTE = ("#1f5fbf", "#0b6b3a", "#a34a00", "#6a3fb5")
 
 
@@ -26,25 +27,76 @@ def _open(chart_id: str, title: str, desc: str, width: int, height: int) -> str:
     )
 
 
+def _width(text: str) -> float:
+    """An upper bound of the width of `text` at 12 px in a sans-serif font (DejaVu Sans's
+    widest glyphs in each class), so that text cut to it always fits."""
+    total = 0.0
+    for c in text:
+        if c in "WM@%mw":
+            total += 12.5
+        elif c.isupper() or c.isdigit() or not c.isascii():
+            total += 10.0
+        elif c in "iljtfr .,:;'!|":
+            total += 5.0
+        else:
+            total += 8.0
+    return total
+
+
+def wrap(text: str, room: float) -> list[str]:
+    """`text` in lines that each fit in `room` pixels, broken between words (inside a word
+    only when the word alone is wider than the room): a label is wrapped, never cut."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        while _width(word) > room:  # a word wider than the room: break it where it fills
+            cut = len(word)
+            while cut > 1 and _width(word[:cut]) > room:
+                cut -= 1
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:cut])
+            word = word[cut:]
+        candidate = f"{line} {word}" if line else word
+        if line and _width(candidate) > room:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line or not lines:
+        lines.append(line)
+    return lines
+
+
 def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float]]) -> str:
-    """Horizontal bars, one per (label, value), largest first as given."""
+    """Horizontal bars, one per (label, value), largest first as given. Each label sits above
+    its bar, across the chart's whole width, wrapped onto more lines when long: an article's
+    title is readable whole and never runs past the chart's edge."""
     desc = "; ".join(f"{label}: {value:g}" for label, value in items) or "no data"
-    height = max(len(items), 1) * (BAR_HEIGHT + 8) + 10
+    wrapped = [wrap(label, WIDTH - 10) for label, _ in items]
+    rows = [LABEL_LINE * len(lines) + BAR_HEIGHT + 10 for lines in wrapped]
+    height = sum(rows) + 6 if items else LABEL_LINE + BAR_HEIGHT + 16
     parts = [_open(chart_id, title, desc, WIDTH, height)]
     if not items:
         parts.append(f'<text x="0" y="20" class="empty">{escape("No data in this period")}</text>')
     top = max((v for _, v in items), default=0) or 1
-    label_width, bar_space = 200, WIDTH - 200 - 60
-    for i, (label, value) in enumerate(items):
-        y = 5 + i * (BAR_HEIGHT + 8)
+    bar_space = WIDTH - 60  # room for the value after the longest bar
+    y = 4
+    for (label, value), lines, row in zip(items, wrapped, rows, strict=True):
         width = max(bar_space * value / top, 1 if value else 0)
-        short = label if len(label) <= 30 else label[:29] + "…"
-        parts.append(
-            f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{escape(short)}</text>'
-            f'<rect x="{label_width}" y="{y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
-            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
-            f'<text x="{label_width + width + 6:.1f}" y="{y + 16}">{value:g}</text>'
+        spans = "".join(
+            f'<tspan x="0" y="{y + 12 + i * LABEL_LINE}">{escape(line)}</tspan>'
+            for i, line in enumerate(lines)
         )
+        bar_y = y + LABEL_LINE * len(lines)
+        parts.append(
+            f'<text class="bar-label">{spans}</text>'
+            f'<rect x="0" y="{bar_y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {value:g}</title></rect>'
+            f'<text x="{width + 6:.1f}" y="{bar_y + BAR_HEIGHT - 4}">{value:g}</text>'
+        )
+        y += row
     parts.append("</svg>")
     return "".join(parts)
 
@@ -53,7 +105,7 @@ def line_chart(
     chart_id: str, title: str, days: Sequence[date], series: Sequence[tuple[str, Sequence[int]]]
 ) -> str:
     """Daily counts as lines (one per series) with a legend; dashes tell series apart too."""
-    height, left, right, top_pad, bottom = 260, 40, 10, 30, 30
+    height, left, right, top_pad, bottom = 260, 56, 10, 30, 30  # left: 7-digit counts
     plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     totals = ", ".join(f"{name} {sum(values)}" for name, values in series)
     desc = f"{len(days)} days from {days[0]} to {days[-1]}; totals: {totals}" if days else ""

@@ -17,6 +17,7 @@ from bot.console.publishing import Publisher
 from bot.console.sessions import Session, SessionStore, SignInLimit
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
+from bot.inbound import Network, client_address
 from bot.settings import Settings
 
 ORIGIN = "console"  # the desk name the relay is told, so no desk echoes the console's actions
@@ -36,6 +37,7 @@ class Console:
     embedder: CachedEmbedder  # for clustering questions
     login_key: bytes  # signs the pre-sign-in CSRF token
     secure_cookies: bool = False
+    proxies: tuple[Network, ...] = ()  # DESKBOT_TRUSTED_PROXIES
     # knowledge changes are checked against the labeled questions one at a time per process
     publishing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -54,7 +56,8 @@ def account_of(request: web.Request) -> Account:
 
 
 def address_of(request: web.Request) -> str:
-    return request.remote or ""
+    """The client's address (behind trusted proxies, the one they forwarded)."""
+    return client_address(request, console_of(request).proxies)
 
 
 async def audit(

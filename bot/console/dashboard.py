@@ -11,23 +11,30 @@ from typing import Any
 from aiohttp import web
 
 from bot.console.analytics import Dashboard, Period, compute
+from bot.console.audit import Entry
 from bot.console.charts import bar_chart, line_chart
 from bot.console.context import console_of
 from bot.console.render import page, refusal, svg
+from bot.inbound import FIRST_DAY, LAST_DAY, Invalid, day
 
+MAX_OVERRIDES = 50
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _period(request: web.Request) -> Period:
     try:
+        start, end = (day(request.query.get(k), k) for k in ("from", "to"))
         return Period.parse(
-            request.query.get("from") or None,
-            request.query.get("to") or None,
+            start.isoformat() if start else None,
+            end.isoformat() if end else None,
             datetime.now(UTC).date(),
         )
-    except ValueError:
+    except (Invalid, ValueError):
         raise refusal(
-            request, 400, "Choose a start and end date (YYYY-MM-DD), at most 366 days apart."
+            request,
+            400,
+            f"Choose a start and end date (YYYY-MM-DD) from {FIRST_DAY} to {LAST_DAY},"
+            " at most 366 days apart.",
         ) from None
 
 
@@ -75,6 +82,15 @@ def charts(board: Dashboard, titles: dict[str, str]) -> dict[str, Any]:
     }
 
 
+async def _overrides(request: web.Request, board: Dashboard) -> list[Entry]:
+    """Changes published although the check found questions they break, with the reason."""
+    entries = await asyncio.to_thread(
+        console_of(request).audit.entries, action="override", limit=MAX_OVERRIDES
+    )
+    start, end = board.period.start, board.period.end
+    return [e for e in entries if start <= e.at.date() <= end]
+
+
 async def dashboard_page(request: web.Request) -> web.StreamResponse:
     board, titles = await _board(request)
     return page(
@@ -82,6 +98,7 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
         "dashboard.html",
         board=board,
         titles=titles,
+        overrides=await _overrides(request, board),
         charts=charts(board, titles),
         range_query=f"from={board.period.start}&to={board.period.end}",
     )

@@ -147,6 +147,8 @@ class FixOutcome:
     answered: int  # similar questions answered automatically since the fix
     unanswered: int  # similar questions handed off or asked to rephrase since the fix
     days: float
+    same_answered: int = 0  # of those, the cluster's own questions (the same words)
+    same_unanswered: int = 0
 
     @property
     def before_rate(self) -> float:
@@ -158,6 +160,8 @@ class FixOutcome:
 
     @property
     def verdict(self) -> str:
+        if self.same_answered and not self.same_unanswered:
+            return "closed"  # the very questions of the cluster are answered now
         if self.answered + self.unanswered == 0:
             return "no similar questions since"
         if self.unanswered == 0:
@@ -165,6 +169,10 @@ class FixOutcome:
         if self.after_rate < self.before_rate:
             return "narrowed"
         return "still open"
+
+
+def _same(question: str) -> str:
+    return " ".join(question.lower().split())
 
 
 class FixStore:
@@ -248,7 +256,18 @@ class FixStore:
                 continue
             reference = embedder.encode(list(fix.questions))
             close = ((asked @ reference.T).max(axis=1) >= SIMILAR) & (at >= fix.at.timestamp())
-            answered = int((close & (decision == "answer")).sum())
-            unanswered = int((close & np.isin(decision, ["handoff", "clarify"])).sum())
-            out.append(FixOutcome(fix, answered, unanswered, days))
+            answered_mask = decision == "answer"
+            unanswered_mask = np.isin(decision, ["handoff", "clarify"])
+            own = {_same(q) for q in fix.questions}
+            same = np.array([_same(r.question) in own for r in rows]) & (at >= fix.at.timestamp())
+            out.append(
+                FixOutcome(
+                    fix,
+                    int((close & answered_mask).sum()),
+                    int((close & unanswered_mask).sum()),
+                    days,
+                    int((same & answered_mask).sum()),
+                    int((same & unanswered_mask).sum()),
+                )
+            )
         return out

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bot.console.articles import reason_of
 from bot.console.context import Console, account_of, audit, console_of
 from bot.console.gaps import ClusterView, FixOutcome, clusters
 from bot.console.publishing import Check
@@ -19,6 +20,7 @@ from bot.console.render import page, refusal
 from bot.redaction import redact_text
 from retrieval.articles import Article, Status
 from retrieval.gaps import Gap
+from retrieval.store import Change
 
 MAX_QUESTION = 300
 MAX_OPEN_GAPS = 3000  # the most recent ones; older gaps still count once fixed
@@ -34,7 +36,12 @@ def _data(console: Console) -> tuple[list[ClusterView], list[FixOutcome]]:
 
 
 async def _render(
-    request: web.Request, *, status: int = 200, refused: Check | None = None, tried: str = ""
+    request: web.Request,
+    *,
+    status: int = 200,
+    refused: Check | None = None,
+    tried: str = "",
+    attempt: Mapping[str, str] | None = None,
 ) -> web.Response:
     console = console_of(request)
     views, fixes = await asyncio.to_thread(_data, console)
@@ -51,6 +58,7 @@ async def _render(
         articles=articles,
         refused=refused,
         tried=tried,
+        attempt=attempt or {},
         now=datetime.now(UTC),
     )
 
@@ -89,14 +97,33 @@ async def link(request: web.Request) -> web.StreamResponse:
     article = console.services.knowledge.article(str(form.get("article_id", "")))
     if article is None or article.status is not Status.VALIDATED:
         raise refusal(request, 400, "Choose a validated article.")
+    override = reason_of(form, "override_reason")
+    if str(form.get("override", "")) and not override:
+        raise refusal(request, 400, "Publishing anyway needs a written reason.")
     known = {q.lower() for q in article.questions}
     if question.lower() not in known:
         changed = replace(article, questions=(*article.questions, question))
+        change = Change(account_of(request).name, "link", f"linked the question '{question}'")
         async with console.publishing:
-            check, report = await asyncio.to_thread(console.publisher.publish, [changed])
+            check, report = await asyncio.to_thread(
+                console.publisher.publish, [changed], change, override
+            )
         if report is None:
             await audit(request, "link_refused", article.id, {"failures": len(check.failures)})
-            return await _render(request, status=409, refused=check, tried=article.id)
+            return await _render(
+                request,
+                status=409,
+                refused=check,
+                tried=article.id,
+                attempt={"gap_ids": str(form.get("gap_ids", "")), "question": question},
+            )
+        if not check.ok:
+            await audit(
+                request,
+                "override",
+                article.id,
+                {"action": "link", "failures": len(check.failures), "reason": override},
+            )
     await _close(request, gaps, "fixed", f"added to article {article.id}")
     actor = account_of(request).name
     await asyncio.to_thread(console.fixes.record, actor, "linked", article.id, gaps)
@@ -131,8 +158,9 @@ async def draft(request: web.Request) -> web.StreamResponse:
         status=Status.DRAFT,
         review_every_days=DRAFT_REVIEW_DAYS,
     )
+    change = Change(account_of(request).name, "draft", "draft started from unanswered questions")
     async with console.publishing:
-        await asyncio.to_thread(console.publisher.apply_unchecked, [article])
+        await asyncio.to_thread(console.publisher.apply_unchecked, [article], change)
     await _close(request, gaps, "fixed", f"draft article {article.id}")
     actor = account_of(request).name
     await asyncio.to_thread(console.fixes.record, actor, "drafted", article.id, gaps)

@@ -1,42 +1,39 @@
 """Publishing a knowledge change safely: before an edit goes live, every labeled question
-(`settings.questions_path`) is decided twice, as the assistant would decide it as the first
-message of a conversation: on the live knowledge base and on a scratch copy with the change
-applied. A change that makes a question fail that was answered correctly before is refused,
-and the questions are named. Questions the change newly answers with an article other than
-their label (often: labeled "nothing answers this" before the article existed) are reported,
-not refused: the labels may be what is out of date.
+(`settings.questions_path`) the change can reach is decided as the assistant would decide it
+as the first message of a conversation, on the live knowledge base and on an in-memory preview
+with the change applied, with the same calibration, threshold and router both times.
 
-The scratch copy lives in an in-memory database; article vectors come from the shared cache,
-so only the changed article is embedded. The check has its own router: the router learns the
-knowledge base's questions, and the live one must keep learning from the live knowledge base.
+A change is blocked only for questions it breaks itself: answered correctly before, and now
+won by a changed article, lost by the changed article that answered them, or newly contested
+by it. A question whose right article still ranks first but whose confidence the change only
+nudged across the threshold is *borderline*: shown apart, never blocking. An owner may publish
+a blocked change anyway with a written reason (kept in the article's version and the audit
+log). Questions the change newly answers with an article other than their label (often:
+labeled "nothing answers this" before the article existed) are reported, not refused.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.pool import StaticPool
-
-from bot import wiring
 from bot.dialogue.services import Services
 from bot.evaluation import NoRequests, decide
 from bot.redaction import redact_text
 from bot.settings import Settings
 from flows.intents import Decision
 from flows.policy import Policy
-from flows.router import Router
+from flows.router import Route, Router
 from flows.types import Decided
 from retrieval.articles import Article
 from retrieval.embedding import Vectors
 from retrieval.evaluation import LabeledQuery, QueryFileError, load_queries
 from retrieval.knowledge import KnowledgeBase
-from retrieval.store import ImportReport
-from retrieval.store import metadata as knowledge_metadata
+from retrieval.store import Change, ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +44,26 @@ OUTCOMES = {
 }
 
 
+# A fall in confidence smaller than this, with the right article still ranked first, is a
+# nudge of shared statistics (word rarity, neighbourhoods, the router's retraining), not the
+# change answering the question differently.
+NUDGE = 0.05
+MAX_ROUTES = 20000  # remembered routes of labeled and tried questions
+
+
 @dataclass(frozen=True)
 class Failure:
+    """One labeled question whose outcome the change moves, before -> after."""
+
     query: str
     expected: tuple[str, ...]  # the labeled article ids (empty: nothing should answer)
     before: str
     after: str
+    before_confidence: float | None = None
+    after_confidence: float | None = None
+    threshold: float | None = None
+    involved: tuple[str, ...] = ()  # the articles that decide it, before and after
+    advice: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,10 @@ class Check:
     checked: int
     correct_before: int
     correct_after: int
-    failures: tuple[Failure, ...]
+    failures: tuple[Failure, ...]  # regressions the change itself causes: these block
     new_answers: tuple[Failure, ...] = ()  # answered now, from an article not in the label
     note: str = ""  # e.g. why no labeled questions were checked
+    borderline: tuple[Failure, ...] = ()  # flips on the threshold the change only nudged
 
     @property
     def ok(self) -> bool:
@@ -83,29 +95,142 @@ def _describe(decided: Decided) -> str:
     return OUTCOMES.get(decided.decision, decided.decision.value)
 
 
+def _blame(
+    query: LabeledQuery, before: Decided, after: Decided, changed: frozenset[str]
+) -> str | None:
+    """Why the change itself makes this question fail (advice for the owner), or None when
+    the flip is only a nudge on the threshold."""
+    labeled = ", ".join(query.relevant_ids) or "no article"
+    top = after.article_id
+    if top in changed and top not in query.relevant_ids:
+        return (
+            f"{top} now wins this question, labeled for {labeled}. Add the question as a "
+            f"phrasing of {labeled}, or make {top}'s wording more specific."
+        )
+    still_first = top in query.relevant_ids
+    drop = (before.confidence or 0.0) - (after.confidence or 0.0)
+    if still_first and drop < NUDGE:
+        return None
+    if before.article_id in changed:
+        return (
+            f"The edit of {before.article_id} no longer answers this question. Keep a "
+            "phrasing close to it in the article, or undo the part of the edit that removed it."
+        )
+    rivals = [c for c, _ in after.candidates[:2] if c in changed]
+    if rivals and drop >= NUDGE:
+        return (
+            f"{rivals[0]} now competes with {labeled} for this question. Add the question as a "
+            f"phrasing of {labeled}, or make {rivals[0]}'s wording more specific."
+        )
+    return None
+
+
+def _row(query: LabeledQuery, before: Decided, after: Decided, advice: str = "") -> Failure:
+    involved = tuple(
+        dict.fromkeys(a for a in (before.article_id, after.article_id) if a is not None)
+    )
+    return Failure(
+        query.query,
+        query.relevant_ids,
+        _describe(before),
+        _describe(after),
+        before.confidence,
+        after.confidence,
+        after.threshold if after.threshold is not None else before.threshold,
+        involved,
+        advice,
+    )
+
+
 def compare(
-    queries: Sequence[LabeledQuery], before: Sequence[Decided], after: Sequence[Decided]
+    queries: Sequence[LabeledQuery],
+    before: Sequence[Decided],
+    after: Sequence[Decided],
+    changed: Iterable[str] = (),
 ) -> Check:
-    """Failures: answered correctly before and not after. New answers: answered after from
-    an article the label does not name, and not answered that way before."""
-    failures, new_answers = [], []
+    """Failures: answered correctly before and not after, because of the changed articles
+    (they win the question, lost it, or now compete for it). Borderline: such flips the
+    change only nudged across the threshold; they are shown, not held against it. New
+    answers: answered after from an article the label does not name, and not before."""
+    ids = frozenset(changed)
+    failures, borderline, new_answers = [], [], []
     for q, b, a in zip(queries, before, after, strict=True):
-        row = Failure(q.query, q.relevant_ids, _describe(b), _describe(a))
         if _correct(q, b) and not _correct(q, a):
-            failures.append(row)
+            advice = _blame(q, b, a, ids)
+            if advice is None:
+                note = (
+                    "Borderline: the right article still ranks first; its confidence moved "
+                    "across the threshold. This does not block publishing."
+                )
+                borderline.append(_row(q, b, a, note))
+            else:
+                failures.append(_row(q, b, a, advice))
         elif _wrong(q, a) and _describe(a) != _describe(b):
-            new_answers.append(row)
+            new_answers.append(_row(q, b, a))
     return Check(
         checked=len(queries),
         correct_before=sum(_correct(q, d) for q, d in zip(queries, before, strict=True)),
         correct_after=sum(_correct(q, d) for q, d in zip(queries, after, strict=True)),
         failures=tuple(failures),
         new_answers=tuple(new_answers),
+        borderline=tuple(borderline),
     )
 
 
+def _frozen(router: Router, revision: int, routes: dict[str, Route]) -> Router:
+    """The live router as it is now, for a preview: it does not retrain (the classifier is
+    shared, read-only), so the check compares the change alone, routing held fixed. Its
+    routes are remembered in `routes` (valid while the live router has not retrained)."""
+    frozen = copy.copy(router)
+    frozen.revision = revision
+    frozen._learning = threading.Lock()  # a copy must not share the live lock
+
+    def route(text: str, vector: Vectors | None = None) -> Route:
+        found = routes.get(text)
+        if found is None:
+            if len(routes) > MAX_ROUTES:
+                routes.clear()
+            found = routes[text] = router.route(text, vector)
+        return found
+
+    frozen.route = route  # type: ignore[method-assign]
+    return frozen
+
+
+def reachable(
+    kb: KnowledgeBase, changed: Sequence[Article], vectors: Vectors, before: Sequence[Decided]
+) -> list[int]:
+    """The labeled questions a change can move: those whose candidates include a changed
+    article, and those where a changed article could reach the top two (its best possible
+    score, with the whole BM25 bonus and no crowding, within `REACH` of the runner-up).
+    Every other question keeps its outcome: the change can only nudge it."""
+    ids = {a.id for a in changed}
+    touched = {
+        i
+        for i, d in enumerate(before)
+        if d.article_id in ids or any(c in ids for c, _ in d.candidates)
+    }
+    answerable = [a for a in changed if a.is_answerable(kb.clock())]
+    if answerable and len(vectors):
+        bound = kb.best_possible(answerable, vectors)  # (questions,)
+        for i, d in enumerate(before):
+            scores = [score for _, score in d.candidates]
+            second = scores[1] if len(scores) > 1 else (scores[0] if scores else -1.0)
+            if bound[i] >= second - REACH:
+                touched.add(i)
+    return sorted(touched)
+
+
+REACH = 0.1  # how far the other articles' scores may drift with the change (BM25 rarity)
+
+
 class Publisher:
-    """Checks and applies knowledge changes for the console (blocking: run in a thread)."""
+    """Checks and applies knowledge changes for the console (blocking: run in a thread).
+
+    The labeled questions are encoded once per version of their file, and decided on the live
+    knowledge base once per revision (carried forward across the console's own changes). A
+    change is previewed in memory (only changed articles are embedded) and only the questions
+    it can reach are decided again."""
 
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
@@ -113,7 +238,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._baseline: tuple[tuple[object, ...], list[Decided]] | None = None
         self._vectors: tuple[tuple[object, ...], Vectors] | None = None
-        self._router: Router | None = None
+        self._routes: tuple[int | None, dict[str, Route]] = (None, {})
 
     def _queries(self) -> tuple[list[LabeledQuery], str]:
         path: Path = self.settings.questions_path
@@ -125,67 +250,80 @@ class Publisher:
             log.warning("labeled questions unusable: %s", exc.__class__.__name__)
             return [], f"the labeled question set at {path} cannot be read; nothing was checked"
 
-    def _live_policy(self) -> Policy:
-        """The live router on the live knowledge base: exactly what employees get now."""
-        return Policy(self.services.policy.router, self.services.knowledge, NoRequests())
+    def policy_for(self, kb: KnowledgeBase) -> Policy:
+        """A policy over `kb` (the live one or a preview) with the live router, fixed."""
+        live = self.services.policy
+        live.learn()
+        if self._routes[0] != live.router.revision:
+            self._routes = (live.router.revision, {})
+        return Policy(_frozen(live.router, kb.revision, self._routes[1]), kb, NoRequests())
 
-    def _scratch_policy(self, kb: KnowledgeBase) -> Policy:
-        """A policy over `kb` whose own router has learned exactly `kb`'s questions."""
-        if self._router is None:
-            self._router = Router.from_file(self.services.knowledge.embedder)
-        self._router.revision = None  # two stores may share a revision number
-        policy = Policy(self._router, kb, NoRequests())
-        policy.learn()
-        return policy
-
-    def _scratch(self, changed: Sequence[Article]) -> tuple[KnowledgeBase, Engine]:
+    def _key(self, questions: tuple[object, ...]) -> tuple[object, ...]:
         live = self.services.knowledge
-        engine = create_engine(
-            "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
-        )
-        knowledge_metadata.create_all(engine)
-        kb = wiring.knowledge_base(
-            self.settings, live.store.engine, live.embedder, store_engine=engine
-        )
-        articles = {a.id: a for a in live.articles()}
-        articles.update({a.id: a for a in changed})
-        kb.import_articles(list(articles.values()))
-        kb.use_calibration(live.calibration)
-        return kb, engine
+        return (live.revision, *questions, live.threshold)
+
+    def _prepare(self) -> tuple[list[LabeledQuery], Vectors, list[Decided], tuple[object, ...]]:
+        queries, _ = self._queries()
+        live = self.services.knowledge
+        live.refresh()
+        path = self.settings.questions_path
+        questions = (str(path), path.stat().st_mtime_ns, live.embedder.name)
+        # The labeled questions change far less often than articles: encode them once.
+        if self._vectors is None or self._vectors[0] != questions:
+            encoded = live.encode_query([redact_text(q.query) for q in queries])
+            self._vectors = (questions, encoded)
+        vectors = self._vectors[1]
+        key = self._key(questions)
+        if self._baseline is None or self._baseline[0] != key:
+            self._baseline = (key, decide(self.policy_for(live), queries, vectors))
+        return queries, vectors, self._baseline[1], questions
+
+    def _after(
+        self, changed: Sequence[Article]
+    ) -> tuple[list[LabeledQuery], list[Decided], list[Decided], tuple[object, ...]]:
+        queries, vectors, before, questions = self._prepare()
+        preview = self.services.knowledge.preview(changed)
+        touched = reachable(preview, changed, vectors, before)
+        after = list(before)
+        if touched:
+            policy = self.policy_for(preview)
+            for i, d in zip(
+                touched,
+                decide(policy, [queries[i] for i in touched], vectors[touched]),
+                strict=True,
+            ):
+                after[i] = d
+        return queries, before, after, questions
 
     def check(self, changed: Sequence[Article]) -> Check:
         queries, note = self._queries()
         if not queries:
             return Check(0, 0, 0, (), note=note)
-        live = self.services.knowledge
-        live.refresh()
-        path = self.settings.questions_path
-        questions = (str(path), path.stat().st_mtime_ns, live.embedder.name)
         with self._lock:
-            # The labeled questions change far less often than articles: encode them once.
-            if self._vectors is None or self._vectors[0] != questions:
-                encoded = live.encode_query([redact_text(q.query) for q in queries])
-                self._vectors = (questions, encoded)
-            vectors = self._vectors[1]
-            key = (live.store.revision(), *questions, live.threshold)
-            if self._baseline is None or self._baseline[0] != key:
-                self._baseline = (key, decide(self._live_policy(), queries, vectors))
-            before = self._baseline[1]
-            kb, engine = self._scratch(changed)
-            try:
-                after = decide(self._scratch_policy(kb), queries, vectors)
-            finally:
-                engine.dispose()
-        return compare(queries, before, after)
+            queries, before, after, _ = self._after(changed)
+        return compare(queries, before, after, (a.id for a in changed))
 
-    def publish(self, changed: Sequence[Article]) -> tuple[Check, ImportReport | None]:
-        """Apply the change when the check passes; the assistant uses it at once."""
-        result = self.check(changed)
-        if not result.ok:
-            return result, None
-        return result, self.services.knowledge.import_articles(list(changed))
+    def publish(
+        self, changed: Sequence[Article], change: Change, override: str = ""
+    ) -> tuple[Check, ImportReport | None]:
+        """Apply the change when the check passes, or when the owner overrides it with a
+        written reason; the assistant uses it at once."""
+        queries, note = self._queries()
+        if not queries:
+            return Check(0, 0, 0, (), note=note), self.apply_unchecked(changed, change)
+        with self._lock:
+            queries, before, after, questions = self._after(changed)
+            result = compare(queries, before, after, (a.id for a in changed))
+            if not result.ok and not override:
+                return result, None
+            if not result.ok:
+                change = replace(change, reason=f"{change.reason} (override: {override})".strip())
+            report = self.services.knowledge.import_articles(list(changed), change=change)
+            # The outcome of this change is the baseline of the next one.
+            self._baseline = (self._key(questions), after)
+        return result, report
 
-    def apply_unchecked(self, changed: Sequence[Article]) -> ImportReport:
+    def apply_unchecked(self, changed: Sequence[Article], change: Change) -> ImportReport:
         """Changes that need no check: saving a draft (drafts never answer) and retiring (which
         stops an article answering on purpose)."""
-        return self.services.knowledge.import_articles(list(changed))
+        return self.services.knowledge.import_articles(list(changed), change=change)

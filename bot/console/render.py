@@ -26,6 +26,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/console/queue", "Queue", AGENTS),
     ("/console/gaps", "Unanswered questions", OWNERS),
     ("/console/articles", "Articles", OWNERS),
+    ("/console/try", "Try a question", EVERYONE),
     ("/console/dashboard", "Dashboard", EVERYONE),
     ("/console/audit", "Audit log", ADMINS),
 )
@@ -38,6 +39,7 @@ NOTICES = {
     "noted": "Internal note added (the employee does not see it).",
     "resolved": "Resolved; the employee is back with the assistant.",
     "handed_back": "Handed back to the assistant; the request stays open.",
+    "no_conversation": "Raised outside the chat: there is no conversation to hand back.",
     "not_yours": "Claim the conversation first.",
     "closed": "This request is closed.",
     "empty": "Nothing to send: the text was empty.",
@@ -51,6 +53,7 @@ NOTICES = {
         "now answered from this article: update their labels if that is right."
     ),
     "retired": "Article retired: it no longer answers.",
+    "rolled_back": "Rolled back: the earlier version is current again (as a new version).",
 }
 
 
@@ -74,6 +77,23 @@ def duration(delta: timedelta | None) -> str:
     return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
+def span(delta: timedelta | None) -> str:
+    """A measured time, rounded to the nearest second under an hour (medians on the
+    dashboard): 2 min 50 s, not a floored 2 min."""
+    if delta is None:
+        return "—"
+    seconds = max(round(delta.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    minutes = round(seconds / 60)
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    hours = round(seconds / 3600)
+    return f"{hours // 24} d {hours % 24} h"
+
+
 def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
@@ -93,9 +113,24 @@ _env.filters["age"] = _age
 _env.filters["person"] = person
 _env.filters["when"] = _when
 _env.filters["pct"] = _pct
+_env.filters["conf"] = lambda value: "—" if value is None else f"{value:.3f}"
 _env.filters["duration"] = duration
+_env.filters["span"] = span
 _env.filters["system_name"] = lambda system: SYSTEM_NAMES.get(system, system)
 _env.globals["sparkline"] = lambda values, label: Markup(sparkline(values, label))
+
+
+def median_basis(count: int, done: str) -> str:
+    """What a dashboard median is taken over, so a reader can tell which median it is."""
+    if count == 0:
+        return f"no request {done} yet"
+    if count == 1:
+        return f"1 request {done}: its own time"
+    middle = "the middle one" if count % 2 else "halfway between the two middle ones"
+    return f"of {count} requests {done}; {middle}"
+
+
+_env.globals["median_basis"] = median_basis
 
 
 def render(template: str, **context: Any) -> str:

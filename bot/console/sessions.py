@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.console.tables import sessions_table, sign_ins_table
+from bot.console.tables import sessions_table, sign_in_counts_table
 from bot.db import aware
 
 IDLE = timedelta(minutes=30)
@@ -105,44 +107,107 @@ class SessionStore:
         return int(result.rowcount or 0)
 
 
-class SignInLimit:
-    """Failed sign-ins per name and per client address within a sliding window."""
+@dataclass(frozen=True)
+class Attempt:
+    """What the limit says about one sign-in attempt."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+    wait: timedelta | None  # refused: the time until this name and address may try again
+    delay: float = 0.0  # seconds to hold the answer: the name is under attack
+
+
+class SignInLimit:
+    """Failed sign-ins, counted in the database so that every replica shares the counts.
+
+    An attempt is counted as a failure before its password is checked, in one atomic upsert
+    per key, so concurrent attempts cannot all slip under the limit; a right password takes
+    its count back. Refused are: a name and address pair after 5 failures, an address after 20
+    (whatever names it tries), and, for a name that failed 5 times, any address that failed
+    recently. An address without failures is never refused for someone else's failures: it is
+    slowed down instead (1 s per failure of the name beyond 5, at most 5 s), so nobody can lock
+    a user out by guessing their password from elsewhere."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] | None = None,
+        step_seconds: float = 1.0,
+        max_delay_seconds: float = 5.0,
+    ) -> None:
         self.engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.step = step_seconds
+        self.max_delay = max_delay_seconds
 
-    def blocked_for(self, name: str, address: str) -> timedelta | None:
-        """How long this name or address must wait, or None when it may try now. A success
-        clears a name's failures; an address's count only ages out (one valid account must
-        not let an address guess others' passwords)."""
+    def begin(self, name: str, address: str) -> Attempt:
+        """Count an attempt (as a failure until `succeeded`), or refuse it."""
         now = self._clock()
-        since = now - FAILURE_WINDOW
-        t = sign_ins_table
-        last_ok = select(func.max(t.c.at)).where(t.c.name == name, t.c.ok.is_(True))
-        checks = (
-            (
-                t.c.name == name,
-                t.c.at > func.coalesce(last_ok.scalar_subquery(), since),
-                MAX_FAILURES_PER_NAME,
-            ),
-            (t.c.address == address, t.c.at >= since, MAX_FAILURES_PER_ADDRESS),
-        )
-        with self.engine.connect() as conn:
-            for who, recent, limit in checks:
-                failures = conn.execute(
-                    select(t.c.at)
-                    .where(and_(who, t.c.ok.is_(False), t.c.at >= since, recent))
-                    .order_by(t.c.at.desc())
-                    .limit(limit)
-                ).all()
-                if len(failures) >= limit:
-                    oldest = aware(failures[-1][0])
-                    return max(oldest + FAILURE_WINDOW - now, timedelta(seconds=1))
-        return None
-
-    def record(self, name: str, address: str, ok: bool) -> None:
+        keys = _keys(name, address)  # always locked in this order: no deadlocks
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(sign_ins_table).values(at=self._clock(), name=name, address=address, ok=ok)
+            counts = [_bump(conn, key, now) for key in keys]
+            (pair, pair_start), (by_name, _), (by_address, address_start) = counts
+            name_before, address_before = by_name - 1, by_address - 1
+            refused = None
+            if pair > MAX_FAILURES_PER_NAME:
+                refused = pair_start
+            elif by_address > MAX_FAILURES_PER_ADDRESS:
+                refused = address_start
+            elif name_before >= MAX_FAILURES_PER_NAME and address_before > 0:
+                refused = address_start  # an attacked name: only clean addresses may try
+            if refused is not None:
+                for key in keys:  # a refused attempt checks nothing, so it counts nothing
+                    _take_back(conn, key)
+                return Attempt(max(refused + FAILURE_WINDOW - now, timedelta(seconds=1)))
+        excess = name_before - MAX_FAILURES_PER_NAME + 1
+        return Attempt(None, min(self.step * excess, self.max_delay) if excess > 0 else 0.0)
+
+    def succeeded(self, name: str, address: str) -> None:
+        """The password was right: the attempt was no failure, and the name's failures (from
+        this address and overall) are forgotten; the address's other failures still count."""
+        pair, by_name, by_address = _keys(name, address)
+        t = sign_in_counts_table
+        now = self._clock()
+        with self.engine.begin() as conn:
+            for key in (pair, by_name):  # one by one, in begin's lock order: no deadlocks
+                conn.execute(delete(t).where(t.c.key == key))
+            _take_back(conn, by_address)
+        with self.engine.begin() as conn:  # expired counts, skipping any in use right now
+            stale = (
+                select(t.c.key)
+                .where(t.c.window_start < now - FAILURE_WINDOW)
+                .limit(500)
+                .with_for_update(skip_locked=True)
             )
+            conn.execute(delete(t).where(t.c.key.in_(stale.scalar_subquery())))
+
+
+def _keys(name: str, address: str) -> tuple[str, str, str]:
+    return (f"pair:{address}|{name}"[:200], f"name:{name}"[:200], f"address:{address}"[:200])
+
+
+def _bump(conn: Connection, key: str, now: datetime) -> tuple[int, datetime]:
+    """One more failure for `key` (a new window when the last one is over): (failures, start
+    of the window), atomically on SQLite and PostgreSQL."""
+    t = sign_in_counts_table
+    over = t.c.window_start <= now - FAILURE_WINDOW
+    make = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        make(t)
+        .values(key=key, window_start=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[t.c.key],
+            set_={
+                "failures": case((over, 1), else_=t.c.failures + 1),
+                "window_start": case((over, now), else_=t.c.window_start),
+            },
+        )
+        .returning(t.c.failures, t.c.window_start)
+    )
+    failures, start = conn.execute(statement).one()
+    return int(failures), aware(start)
+
+
+def _take_back(conn: Connection, key: str) -> None:
+    t = sign_in_counts_table
+    conn.execute(
+        update(t).where(t.c.key == key, t.c.failures > 0).values(failures=t.c.failures - 1)
+    )

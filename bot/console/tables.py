@@ -1,4 +1,4 @@
-"""Tables owned by the console: accounts, server-side sessions, sign-in attempts, the audit
+"""Tables owned by the console: accounts, server-side sessions, failed sign-in counts, the audit
 log, and the fixes knowledge owners made to gaps (to tell later whether the gap closed)."""
 
 from __future__ import annotations
@@ -45,16 +45,16 @@ sessions_table = Table(
     Index("ix_console_sessions_account", "account_id"),
 )
 
-sign_ins_table = Table(
-    "console_sign_ins",
+# Failed sign-ins counted per key ("name:...", "address:...", "pair:..."), one row each, in
+# a window that starts with the key's first failure: counted with one atomic upsert, so
+# concurrent attempts on any replica cannot all slip under the limit.
+sign_in_counts_table = Table(
+    "console_sign_in_counts",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("name", String(64), nullable=False),
-    Column("address", String(64), nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Index("ix_console_sign_ins_name", "name", "at"),
-    Index("ix_console_sign_ins_address", "address", "at"),
+    Column("key", String(200), primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Index("ix_console_sign_in_counts_window", "window_start"),
 )
 
 # Append-only: the application only inserts; the migration adds triggers that refuse UPDATE

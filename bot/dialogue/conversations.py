@@ -360,6 +360,24 @@ class ConversationStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    def delivered(self, channel: str, delivery_id: str) -> bool:
+        """Whether a turn for this delivery id was committed."""
+        t = deliveries_table
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(t.c.delivery_id).where(
+                    t.c.channel == channel, t.c.delivery_id == delivery_id
+                )
+            ).first()
+        return found is not None
+
+    def record_delivery(self, conn: Connection, channel: str, delivery_id: str) -> None:
+        """Record a delivery id in the caller's transaction (the one saving its turn); a second
+        record of the same id fails that transaction with `IntegrityError`."""
+        conn.execute(
+            insert(deliveries_table).values(channel=channel, delivery_id=delivery_id, at=self.now())
+        )
+
     def first_delivery(self, channel: str, delivery_id: str) -> bool:
         """Record a delivery id; False when it was seen before (a retry or duplicate). The
         primary key makes this hold across restarts and replicas."""

@@ -1,5 +1,6 @@
 """Batches concurrent encoder calls: while the model encodes one batch, new requests queue up
-and go together in the next. A lone request waits for nothing."""
+and go together in the next. A lone request waits for nothing. When a batch fails, its items
+are encoded one by one, so a failure reaches only the caller whose input caused it."""
 
 from __future__ import annotations
 
@@ -36,13 +37,32 @@ class BatchingEncoder:
             try:
                 vectors = await loop.run_in_executor(self._executor, self.embedder.encode, texts)
             except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc)
+                    continue
+                # One bad input must not fail the others' turns: each goes again on its own,
+                # so only the item that fails by itself gets the failure.
+                for text, future in batch:
+                    try:
+                        (vector,) = await loop.run_in_executor(
+                            self._executor, self.embedder.encode, [text]
+                        )
+                    except Exception as alone:
+                        _settle(future, alone)
+                    else:
+                        _settle(future, vector)
                 continue
             for (_, future), vector in zip(batch, vectors, strict=True):
-                if not future.done():
-                    future.set_result(vector)
+                _settle(future, vector)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(future: asyncio.Future[Vector], outcome: Vector | BaseException) -> None:
+    if future.done():  # the caller moved on
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -40,6 +40,11 @@ class Metrics:
         self.outbox_depth = Gauge(
             "deskbot_outbox_depth", "Messages waiting in the outbox", registry=r
         )
+        self.inbox_depth = Gauge(
+            "deskbot_inbox_depth",
+            "Accepted events whose turn is not saved or whose replies are not sent yet",
+            registry=r,
+        )
         self.errors = Counter(
             "deskbot_turn_errors", "Turns that failed and were rescued", registry=r
         )

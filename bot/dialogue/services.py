@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.dialogue.conversations import ConversationStore
 from bot.dialogue.encoding import BatchingEncoder
+from bot.dialogue.inbox import Inbox
 from bot.dialogue.metrics import Metrics
 from bot.seams import Desks
 from flows.policy import Policy
@@ -25,6 +26,7 @@ class Services:
     gaps: GapStore
     outbox: Outbox
     encoder: BatchingEncoder
+    inbox: Inbox
     desks: Desks = field(default_factory=Desks)  # registered by the composition root
     metrics: Metrics = field(default_factory=Metrics)
     spool_file: Path = Path("deskbot-spool.jsonl")

@@ -16,15 +16,20 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot.dialogue import wording
+from bot.dialogue.cleaning import clean
 from bot.dialogue.conversations import Conversation, ConversationChanged, StoredMessage
+from bot.dialogue.faults import transient
+from bot.dialogue.inbox import AlreadyHandled, Entry, Kept
 from bot.dialogue.messages import IncomingMessage, Reply
 from bot.dialogue.outbound import notify_desks
 from bot.dialogue.services import Services
 from bot.dialogue.spool import spool
 from bot.failures import log_failure
 from bot.redaction import Redaction, redact
+from bot.redaction.redactor import Finding
 from bot.seams import DeskEvent
 from flows.intents import Reason
 from flows.types import FlowState, Handoff, Outcome, RecordFeedback, RecordGap, UserTurn
@@ -58,23 +63,38 @@ class Turns:
             self._locks[key] = lock
         return lock
 
-    async def handle(self, message: IncomingMessage) -> list[Reply]:
-        """One user turn. Never raises: on failure the user gets an apology and a way to a
-        person, and the failure is logged without the user's words."""
-        redaction = redact(message.text)
+    async def handle(self, message: IncomingMessage, entry: Entry | None = None) -> list[Reply]:
+        """One user turn; `entry` is its row in the inbox (already cleaned and redacted), marked
+        done in the turn's own transaction. Never raises, but for `Kept` with an entry: the
+        database could not be reached, the row stays for a later attempt. On any other failure
+        the user gets an apology and a way to a person, and the failure is logged without the
+        user's words."""
+        if entry is not None:
+            # what redaction removed, by kind (the spans are in text that was never stored)
+            found = tuple(Finding(kind, 0, 0) for kind in sorted(entry.kinds))
+            redaction = Redaction(entry.message.text, found)
+        else:
+            redaction = redact(clean(message.text))
         metrics = self.s.metrics
         metrics.turns.labels(message.channel).inc()
         with metrics.turn_latency.labels(message.channel).time():
-            return await self._handle(message, redaction)
+            return await self._handle(message, redaction, entry)
 
-    async def _handle(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
+    async def _handle(
+        self, message: IncomingMessage, redaction: Redaction, entry: Entry | None
+    ) -> list[Reply]:
         # The model runs while the database is read: most turns need the vector, and the
         # encoder has its own thread. Unused (a retry, a person on the line), it is dropped.
         encoding = asyncio.ensure_future(self._vector(redaction.text, message.action))
         encoding.add_done_callback(_consume)
+        done = _Done(self, message, entry)
         try:
-            if message.message_id and not await asyncio.to_thread(
-                self.s.conversations.first_delivery, message.channel, message.message_id
+            if (
+                entry is None
+                and message.message_id
+                and await asyncio.to_thread(
+                    self.s.conversations.delivered, message.channel, message.message_id
+                )
             ):
                 return []  # a retry of something already handled
             conversation = await asyncio.to_thread(self._open, message)
@@ -85,11 +105,13 @@ class Turns:
                     if current is None:
                         raise LookupError(f"conversation {conversation.id} is gone")
                     if current.with_person:
-                        return await asyncio.to_thread(self._to_person, current, message, redaction)
+                        return await asyncio.to_thread(
+                            self._to_person, current, message, redaction, done
+                        )
                     vector = await encoding
                     try:
                         return await asyncio.to_thread(
-                            self._turn, current, message, redaction, vector
+                            self._turn, current, message, redaction, vector, done
                         )
                     except ConversationChanged:
                         # another replica handled a message of this conversation meanwhile;
@@ -97,10 +119,14 @@ class Turns:
                         if attempt + 1 == TURN_ATTEMPTS:
                             raise
                 raise AssertionError("unreachable")
+        except AlreadyHandled:
+            return []  # another process finished this delivery first
+        except IntegrityError as exc:
+            if done.duplicate(exc):
+                return []
+            return await self._failed(message, redaction, entry, done, exc)
         except Exception as exc:
-            log_failure(log, f"a turn in {message.channel}", exc)
-            self.s.metrics.errors.inc()
-            return await asyncio.to_thread(self._rescue, message, redaction)
+            return await self._failed(message, redaction, entry, done, exc)
         finally:
             encoding.cancel()  # no-op once it is done
 
@@ -118,7 +144,28 @@ class Turns:
             )
             self.s.conversations.save(conn, replace(conversation, disclosed=True), checked=False)
 
-    def _rescue(self, message: IncomingMessage, redaction: Redaction) -> list[Reply]:
+    async def _failed(
+        self,
+        message: IncomingMessage,
+        redaction: Redaction,
+        entry: Entry | None,
+        done: _Done,
+        exc: Exception,
+    ) -> list[Reply]:
+        if entry is not None and transient(exc):
+            # the message is safe in the inbox: answered once the database is back
+            log.warning(
+                "a turn in %s waits for the database: %s", message.channel, type(exc).__name__
+            )
+            raise Kept(entry.key) from exc
+        log_failure(log, f"a turn in {message.channel}", exc)
+        self.s.metrics.errors.inc()
+        try:
+            return await asyncio.to_thread(self._rescue, message, redaction, done)
+        except AlreadyHandled:
+            return []
+
+    def _rescue(self, message: IncomingMessage, redaction: Redaction, done: _Done) -> list[Reply]:
         """A turn failed (model, index or database): keep the message and give the user a
         way to a person. If the database is reachable the message goes to an error ticket."""
         apology = Reply(wording.APOLOGY, "error", buttons=(wording.TALK_TO_PERSON,))
@@ -147,9 +194,18 @@ class Turns:
                         text=wording.APOLOGY_TICKET.format(number=ticket.number),
                         buttons=(),
                     )
+                done(conn, [apology])
+        except AlreadyHandled:
+            raise
         except Exception as exc:
             log_failure(log, "keeping a failed turn", exc)
-            spool(self.s.spool_file, message.channel, message.conversation, redaction.text)
+            if done.entry is not None:
+                if transient(exc):
+                    raise Kept(done.entry.key) from exc
+                # it can never be saved: recorded as rejected, never retried
+                self.s.inbox.reject(done.entry, type(exc).__name__)
+            else:
+                spool(self.s.spool_file, message.channel, message.conversation, redaction.text)
         return [apology]
 
     def _open(self, message: IncomingMessage) -> Conversation:
@@ -176,6 +232,7 @@ class Turns:
         message: IncomingMessage,
         redaction: Redaction,
         vector: Vector | None,
+        done: _Done,
     ) -> list[Reply]:
         started = time.perf_counter()
         self.s.knowledge.refresh()
@@ -197,7 +254,7 @@ class Turns:
         hands_off = any(isinstance(a, Handoff) for a in outcome.actions)
         history = self.s.conversations.messages(conversation.id) if hands_off else []
         with self.s.conversations.engine.begin() as conn:
-            ticket = self._carry_out(conn, conversation, outcome, text, history)
+            ticket = self._carry_out(conn, conversation, outcome, text, history, vector)
             replies.extend(wording.reply(say, ticket) for say in outcome.says)
             if not replies:
                 replies.append(
@@ -246,6 +303,7 @@ class Turns:
             )
             if ticket is not None:
                 notify_desks(self.s, conn, ticket, DeskEvent.OPENED)
+            done(conn, replies)
         return replies
 
     def _carry_out(
@@ -255,14 +313,23 @@ class Turns:
         outcome: Outcome,
         text: str,
         history: Sequence[StoredMessage],
+        vector: Vector | None = None,
     ) -> Ticket | None:
         ticket = None
         for action in outcome.actions:
             if isinstance(action, Handoff):
                 ticket = self._open_ticket(conn, conversation, outcome.state, action, text, history)
             elif isinstance(action, RecordGap):
+                # this turn's vector goes with it, so clustering gaps needs no model
+                same = vector is not None and action.question == text
                 self.s.gaps.record_gap(
-                    action.question, action.reason, action.nearest_article, action.confidence, conn
+                    action.question,
+                    action.reason,
+                    action.nearest_article,
+                    action.confidence,
+                    conn,
+                    vector=vector if same else None,
+                    model=self.s.encoder.embedder.name,
                 )
             elif isinstance(action, RecordFeedback):
                 self.s.gaps.record_feedback(
@@ -304,7 +371,11 @@ class Turns:
     # -- a turn while a person has the conversation -------------------------------------------
 
     def _to_person(
-        self, conversation: Conversation, message: IncomingMessage, redaction: Redaction
+        self,
+        conversation: Conversation,
+        message: IncomingMessage,
+        redaction: Redaction,
+        done: _Done,
     ) -> list[Reply]:
         """The user's words go to the ticket and the agents; the assistant stays quiet."""
         text = redaction.text.strip() or (
@@ -317,17 +388,50 @@ class Turns:
         if ticket is None or not ticket.open:  # defensive: no open ticket means back to the bot
             with self.s.conversations.engine.begin() as conn:
                 self.s.conversations.save(conn, replace(conversation, mode="bot"), checked=False)
+                done(conn, replies)
             return replies
         if not conversation.agent_name and not message.action:
             replies.append(
                 Reply(wording.WAITING_FOR_PERSON.format(number=ticket.public_number), "notice")
             )
-        self.s.tickets.add_event(ticket.id, EventKind.USER_MESSAGE, conversation.requester, text)
         with self.s.conversations.engine.begin() as conn:
+            self.s.tickets.add_event(
+                ticket.id, EventKind.USER_MESSAGE, conversation.requester, text, conn
+            )
             self.s.conversations.add_messages(
                 conn,
                 conversation.id,
                 [("user", text, {}), *(("bot", r.text, {"reply": r.to_dict()}) for r in replies)],
             )
             notify_desks(self.s, conn, ticket, DeskEvent.USER_MESSAGE, {"text": text})
+            done(conn, replies)
         return replies
+
+
+class _Done:
+    """Marks a turn's delivery handled inside the transaction that saves the turn: its inbox
+    row, or (without one) its delivery id. A delivery counts as handled only once its turn is
+    committed, so a turn that dies half-way is retried rather than dropped."""
+
+    def __init__(self, turns: Turns, message: IncomingMessage, entry: Entry | None) -> None:
+        self.turns = turns
+        self.message = message
+        self.entry = entry
+
+    def __call__(self, conn: Connection, replies: Sequence[Reply]) -> None:
+        if self.entry is not None:
+            self.turns.s.inbox.finish(conn, self.entry, replies)
+        elif self.message.message_id:
+            self.turns.s.conversations.record_delivery(
+                conn, self.message.channel, self.message.message_id
+            )
+
+    def duplicate(self, exc: IntegrityError) -> bool:
+        """Whether a failed commit was this delivery being recorded a second time."""
+        message = self.message
+        if self.entry is not None or not message.message_id:
+            return False
+        try:
+            return self.turns.s.conversations.delivered(message.channel, message.message_id)
+        except Exception:
+            return False

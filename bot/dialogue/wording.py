@@ -291,3 +291,10 @@ def plain_text(reply: Reply) -> str:
     if not reply.automated and reply.author:
         lines[0] = f"{reply.author} (service desk): {reply.text}"
     return "\n".join(lines)
+
+
+# The database could not be reached: the message is safe (inbox or spool) and answered later.
+KEPT = (
+    "Sorry, I can't answer right now: I'm having trouble reaching my records. Your message was "
+    "kept, and I'll answer it here as soon as I can."
+)

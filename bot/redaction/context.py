@@ -38,7 +38,9 @@ _LABELS = r"""
   | supplier | contract | project | imei | iccid | vat | kvk | coc
 """
 _LABEL_BEFORE_RE = re.compile(
-    r"(?<![\w-])(?:" + _LABELS + r""")
+    r"(?<![\w-])(?:"
+    + _LABELS
+    + r""")
     (?:\s+(?:code|number|no\.?|nr\.?|num|id|\#))? \s* (?:is|was|=|:|\#|-)? \s* $""",
     re.VERBOSE,
 )

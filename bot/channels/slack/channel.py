@@ -29,18 +29,20 @@ from functools import partial
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
 
 from bot.channels.slack.desk import SlackDesk
 from bot.channels.slack.employees import CHANNEL, SlackEmployees
 from bot.channels.slack.http import EventsEndpoint
 from bot.channels.slack.identity import Directory
-from bot.channels.slack.post import Pacer, Poster, make_client
+from bot.channels.slack.post import Pace, Pacer, Poster, make_client
 from bot.channels.slack.router import Background, Router, bolt_log
 from bot.channels.slack.store import DeskStore
 from bot.dialogue.relay import Relay
 from bot.dialogue.services import Services
 from bot.dialogue.turns import Turns
 from bot.settings import Settings
+from handoff.pacing import SharedPacer
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,13 @@ class SlackChannel:
         relay: Relay,
         *,
         client: AsyncWebClient | None = None,
-        pacer: Pacer | None = None,
+        pacer: Pace | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.client = client or make_client(settings)
-        poster = Poster(self.client, pacer)
+        poster = Poster(self.client, pacer or pacing(services.conversations.engine))
         directory = Directory(self.client)
         self.employees = SlackEmployees(turns, services, poster, directory)
         self.desk = (
@@ -83,7 +85,8 @@ class SlackChannel:
             if settings.slack_agent_channel
             else None
         )
-        self.work = Background()
+        self.work = Background(inbox=services.inbox)
+        services.inbox.register(CHANNEL, self.employees.resume)
         self.bolt = Router(self.employees, self.desk, self.work).app(self.client)
 
     @property
@@ -129,6 +132,12 @@ class SlackChannel:
             else:
                 log.info("slack socket mode: connected")
                 return
+
+
+def pacing(engine: Engine) -> Pace:
+    """Slack's per-channel pace: kept in the database on PostgreSQL, where several replicas
+    post to the same channels; in this process on SQLite, which serves one process."""
+    return SharedPacer(engine) if engine.dialect.name == "postgresql" else Pacer()
 
 
 def build(

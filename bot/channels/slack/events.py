@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.inbound import MAX_INT
+
 # Message subtypes that carry a person's words; the rest are edits, joins, bot posts...
 USER_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
@@ -69,29 +71,89 @@ def _str(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def well_formed(body: Any) -> bool:
-    """Whether a verified payload has the shape its type promises. Anything else gets a 400
-    before it reaches Bolt, whose parsers assume well-formed input."""
+MAX_EVENT_TEXT = 40_000  # Slack's own limit for a message's text
+MAX_VALUE = 2000  # Slack's limit for a button's value
+MAX_SLACK_ID = 64  # Slack's ids (users, channels, timestamps, events) are far shorter
+
+
+def _id(value: Any, name: str, required: bool = True) -> str | None:
+    """Why `value` is no id (missing, not a string, too long), or None."""
+    if value is None and not required:
+        return None
+    if not _str(value):
+        return f"{name} must be a string"
+    return f"{name} is longer than {MAX_SLACK_ID} characters" if len(value) > MAX_SLACK_ID else None
+
+
+def _event_problem(event: Mapping[str, Any]) -> str | None:
+    kind = event.get("type")
+    if kind not in ("message", "app_mention"):
+        return None
+    text = event.get("text")
+    if text is not None and not isinstance(text, str):
+        return "event.text must be a string"
+    if isinstance(text, str) and len(text) > MAX_EVENT_TEXT:
+        return f"event.text is longer than {MAX_EVENT_TEXT} characters"
+    for key in ("user", "channel", "ts", "thread_ts"):
+        if event.get(key) is not None and (problem := _id(event[key], f"event.{key}")):
+            return problem
+    return None
+
+
+def malformed(body: Any) -> str | None:
+    """Why a verified payload does not have the shape its type promises, or None. Anything
+    malformed gets a 400 naming the reason before it reaches Bolt, whose parsers assume
+    well-formed input."""
     if not isinstance(body, Mapping):
-        return False
+        return "not a JSON object or form"
     kind = body.get("type")
     if kind == "url_verification":
-        return _str(body.get("challenge"))
+        return None if _str(body.get("challenge")) else "no challenge"
     if kind == "event_callback":
         event = body.get("event")
-        return _str(body.get("event_id")) and isinstance(event, Mapping) and _str(event.get("type"))
+        if not isinstance(event, Mapping) or not _str(event.get("type")):
+            return "no event"
+        return _id(body.get("event_id"), "event_id") or _event_problem(event)
     if kind == "block_actions":
         user, actions = body.get("user"), body.get("actions")
-        return (
-            isinstance(user, Mapping)
-            and _str(user.get("id"))
-            and isinstance(actions, list)
-            and bool(actions)
-            and all(isinstance(a, Mapping) and _str(a.get("action_id")) for a in actions)
-        )
+        if not isinstance(user, Mapping) or (problem := _id(user.get("id"), "user.id")):
+            return "no user.id" if not isinstance(user, Mapping) else problem
+        if not isinstance(actions, list) or not actions or len(actions) > 25:
+            return "actions must be a list of 1 to 25 actions"
+        for action in actions:
+            if not isinstance(action, Mapping):
+                return "each action must be an object"
+            if problem := _id(action.get("action_id"), "action_id"):
+                return problem
+            value = action.get("value")
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE):
+                return f"an action's value must be a string of at most {MAX_VALUE} characters"
+        return None
+    if kind in ("view_submission", "view_closed"):
+        user, view = body.get("user"), body.get("view")
+        if not isinstance(user, Mapping) or (problem := _id(user.get("id"), "user.id")):
+            return "no user.id" if not isinstance(user, Mapping) else problem
+        if not isinstance(view, Mapping):
+            return "view must be an object"
+        for key in ("type", "callback_id"):  # Bolt routes views by these
+            if not isinstance(view.get(key), str):
+                return f"view.{key} must be a string"
+        if not isinstance(view.get("private_metadata", ""), str):
+            return "view.private_metadata must be a string"
+        state = view.get("state", {})
+        if not isinstance(state, Mapping) or not isinstance(state.get("values", {}), Mapping):
+            return "view.state.values must be an object"
+        return None
     if "command" in body:
-        return _str(body.get("command")) and _str(body.get("user_id"))
-    return kind is None or isinstance(kind, str)
+        text = body.get("text", "")
+        if not isinstance(text, str) or len(text) > MAX_EVENT_TEXT:
+            return f"text must be a string of at most {MAX_EVENT_TEXT} characters"
+        return _id(body.get("command"), "command") or _id(body.get("user_id"), "user_id")
+    return None if kind is None or isinstance(kind, str) else "type must be a string"
+
+
+def well_formed(body: Any) -> bool:
+    return malformed(body) is None
 
 
 @dataclass(frozen=True)
@@ -109,20 +171,28 @@ class Click:
     trigger_id: str = ""  # lets us open a dialog for the presser, for 3 seconds
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if _str(value) else None
+
+
 def click(body: Mapping[str, Any]) -> Click | None:
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    action = (body.get("actions") or [{}])[0]
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    container, message = _map(body.get("container")), _map(body.get("message"))
+    actions = body.get("actions")
+    action = _map(actions[0]) if isinstance(actions, list) and actions else {}
+    channel = container.get("channel_id") or _map(body.get("channel")).get("id")
     message_ts = container.get("message_ts") or message.get("ts")
     if not (_str(channel) and _str(message_ts) and _str(action.get("value"))):
         return None
     blocks = message.get("blocks")
     return Click(
-        user=str((body.get("user") or {}).get("id", "")),
+        user=str(_map(body.get("user")).get("id", "")),
         channel=str(channel),
         message_ts=str(message_ts),
-        thread_ts=container.get("thread_ts") or message.get("thread_ts"),
+        thread_ts=_opt_str(container.get("thread_ts")) or _opt_str(message.get("thread_ts")),
         block_id=str(action.get("block_id") or ""),
         action_id=str(action.get("action_id") or ""),
         value=str(action["value"]),
@@ -147,15 +217,15 @@ class NoteSubmission:
 def note_submission(
     body: Mapping[str, Any], block_id: str, action_id: str
 ) -> NoteSubmission | None:
-    view = body.get("view") or {}
-    user = (body.get("user") or {}).get("id")
+    view = _map(body.get("view"))
+    user = _map(body.get("user")).get("id")
     try:
         meta = json.loads(view.get("private_metadata") or "")
         ticket_id, channel, ts = int(meta["ticket"]), meta["channel"], meta["ts"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
-    if not (_str(user) and _str(channel) and _str(ts)):
+    if not (_str(user) and _str(channel) and _str(ts) and 0 < ticket_id <= MAX_INT):
         return None
-    values = ((view.get("state") or {}).get("values") or {}).get(block_id) or {}
-    note = (values.get(action_id) or {}).get("value")
+    values = _map(_map(_map(view.get("state")).get("values")).get(block_id))
+    note = _map(values.get(action_id)).get("value")
     return NoteSubmission(str(user), ticket_id, channel, ts, note if isinstance(note, str) else "")

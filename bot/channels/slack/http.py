@@ -19,7 +19,8 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
 
-from bot.channels.slack.events import well_formed
+from bot.channels.slack.events import malformed
+from bot.inbound import Invalid, check_charset, check_depth, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,9 @@ def rejection(
     """Why a request is not from Slack ("" when it is): HMAC-SHA256 over the raw bytes."""
     if not timestamp or not signature:
         return "missing signature headers"
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        return "bad timestamp"
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return "bad timestamp"  # seconds since 1970; anything longer is not a time
+    sent_at = int(timestamp)
     if abs(now - sent_at) > MAX_SKEW_SECONDS:
         return "stale timestamp"
     base = b"v0:" + timestamp.encode() + b":" + body
@@ -65,17 +65,33 @@ class EventsEndpoint:
             log.warning("slack: rejected a request (%s, %d bytes)", reason, len(body))
             return web.json_response(REJECTED, status=401)
         try:
-            text = body.decode("utf-8")
-            parsed = parse_body(text, request.content_type)
-            if not well_formed(parsed):
-                raise ValueError("unexpected shape")
-            bolt_request = AsyncBoltRequest(
-                body=text, query=request.query_string, headers=dict(request.headers)
+            bolt_request = _readable(body, request)
+        except Invalid as exc:  # the reason is ours, never the body's words
+            log.warning("slack: malformed request (%s, %d bytes)", exc.reason, len(body))
+            return web.json_response(
+                {"error": f"malformed request: {exc.reason}"}, status=exc.status
             )
-        except Exception as exc:
-            log.warning(
-                "slack: malformed request (%s, %d bytes)", exc.__class__.__name__, len(body)
-            )
-            return web.json_response({"error": "malformed request"}, status=400)
         response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
+
+
+def _readable(body: bytes, request: web.Request) -> AsyncBoltRequest:
+    """The request for Bolt, once its body is known to be well-formed (else `Invalid`)."""
+    check_charset(request)
+    if request.content_type == "application/json":
+        parse_json(body)  # UTF-8 and not nested too deep for the parsers below
+    try:
+        text = body.decode("utf-8")
+        parsed = parse_body(text, request.content_type)
+    except Exception:  # Bolt's parser: bad JSON in a form's payload, nesting, ...
+        raise Invalid("unreadable body") from None
+    check_depth(parsed)  # a form's payload is JSON too
+    problem = malformed(parsed)
+    if problem is not None:
+        raise Invalid(problem)
+    try:
+        return AsyncBoltRequest(
+            body=text, query=request.query_string, headers=dict(request.headers)
+        )
+    except Exception:
+        raise Invalid("unreadable request") from None

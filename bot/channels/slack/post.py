@@ -1,8 +1,9 @@
 """Talking to the Slack Web API: the client, and posting at the pace Slack allows.
 
 Slack accepts about one message per second per channel (short bursts are fine) and answers
-HTTP 429 with Retry-After beyond that. Posts are paced per channel here, and a 429 that gets
-through is retried after Retry-After by slack_sdk's rate-limit handler.
+HTTP 429 with Retry-After beyond that. Posts are paced per channel here (on PostgreSQL by every
+replica together: `handoff.pacing.SharedPacer`), and a 429 that gets through is retried after
+Retry-After by slack_sdk's rate-limit handler.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -39,6 +40,10 @@ def make_client(settings: Settings) -> AsyncWebClient:
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+class Pace(Protocol):
+    async def wait(self, channel: str) -> None: ...
 
 
 class Pacer:
@@ -80,9 +85,9 @@ class Poster:
     """The few Web API calls deskbot makes, paced. Errors raise (SlackApiError or a network
     error): callers either let the outbox retry or queue the message in it."""
 
-    def __init__(self, client: AsyncWebClient, pacer: Pacer | None = None) -> None:
+    def __init__(self, client: AsyncWebClient, pacer: Pace | None = None) -> None:
         self.client = client
-        self.pacer = pacer or Pacer()
+        self.pacer: Pace = pacer or Pacer()
 
     async def post(
         self, channel: str, message: Message, thread_ts: str | None = None

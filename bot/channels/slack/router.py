@@ -1,5 +1,7 @@
-"""The Bolt app: which Slack payload goes where. Listeners acknowledge at once and hand the
-work to `Background`, so Slack hears back well within its 3 s however slow a turn is.
+"""The Bolt app: which Slack payload goes where. An employee's message is written to the inbox
+before Slack is acknowledged (Bolt answers once the listener returns), and its turn runs after,
+so Slack hears back well within its 3 s however slow a turn is; other work goes to
+`Background` after the acknowledgement.
 
 Retries are not dropped for being retries (the first delivery may never have arrived): the
 event id goes to the core, which de-duplicates durably in the database.
@@ -31,6 +33,7 @@ from bot.channels.slack.blocks import (
 )
 from bot.channels.slack.desk import SlackDesk
 from bot.channels.slack.employees import SlackEmployees
+from bot.dialogue.inbox import Inbox
 from bot.failures import log_failure
 
 log = logging.getLogger(__name__)
@@ -40,9 +43,10 @@ bolt_log = logging.getLogger("bot.channels.slack.bolt")
 class Background:
     """Work started after an ack: tracked (so shutdown can wait for it) and bounded."""
 
-    def __init__(self, limit: int = 32) -> None:
+    def __init__(self, limit: int = 32, inbox: Inbox | None = None) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(limit)
+        self._inbox = inbox  # employees' turns run there; idle() waits for them too
 
     def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run(work, what))
@@ -58,8 +62,10 @@ class Background:
 
     async def idle(self) -> None:
         """Wait until no work is left (tests, a graceful shutdown)."""
-        while self._tasks:
+        while self._tasks or (self._inbox is not None and self._inbox.in_flight):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._inbox is not None:
+                await self._inbox.idle(60.0)
 
     async def close(self, grace: float = 5.0) -> None:
         with contextlib.suppress(TimeoutError):
@@ -85,6 +91,7 @@ class Router:
             logger=bolt_log,
             request_verification_enabled=False,
             attaching_conversation_kwargs_enabled=False,
+            process_before_response=True,  # the inbox write happens before the ack
         )
         app.event("message")(self.on_message)
         app.event("app_mention")(self.on_mention)
@@ -100,10 +107,10 @@ class Router:
     # -- events (Bolt acknowledges them before calling us) ---------------------------------------
 
     async def on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        self.work.spawn(self._message(body, context.bot_user_id), "message")
+        await self._message(body, context.bot_user_id)
 
     async def on_mention(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        self.work.spawn(self._mention(body, context.bot_user_id), "mention")
+        await self._mention(body, context.bot_user_id)
 
     async def on_other_event(self) -> None:
         """Subscribed events deskbot does not act on (App Home opened, ...): a harmless 200."""
@@ -111,6 +118,9 @@ class Router:
     async def _message(self, body: Mapping[str, Any], bot_user: str | None) -> None:
         event = body["event"]
         user, channel, text = event.get("user"), event.get("channel"), event.get("text") or ""
+        if not isinstance(text, str):  # HTTP refuses these (events.malformed); Socket Mode too
+            log.warning("slack: ignored a message whose text is not a string")
+            return
         if event.get("subtype") not in events.USER_SUBTYPES or event.get("bot_id"):
             return  # edits, joins, other bots, our own posts
         if not (isinstance(user, str) and isinstance(channel, str)) or user == bot_user:
@@ -122,7 +132,8 @@ class Router:
         elif events.mentions(text, bot_user) or not isinstance(thread_ts, str):
             return  # mentions arrive as app_mention too; top-level chatter is not for us
         elif self.desk and (post := await self.desk.thread_of(channel, thread_ts)):
-            await self.desk.reply(post, user, events.plain(text, bot_user), delivery)
+            reply = self.desk.reply(post, user, events.plain(text, bot_user), delivery)
+            self.work.spawn(reply, "agent reply")
         elif await self.employees.continues(events.thread(channel, thread_ts), user):
             await self.employees.say(
                 events.thread(channel, thread_ts), user, events.plain(text), delivery
@@ -136,11 +147,16 @@ class Router:
             isinstance(user, str) and isinstance(channel, str) and isinstance(ts, str)
         ):
             return
-        text = events.plain(event.get("text") or "", bot_user)
+        raw = event.get("text") or ""
+        if not isinstance(raw, str):
+            log.warning("slack: ignored a mention whose text is not a string")
+            return
+        text = events.plain(raw, bot_user)
         delivery = str(body["event_id"])
         root = thread_ts if isinstance(thread_ts, str) else ts
         if self.desk and (post := await self.desk.thread_of(channel, root)):
-            await self.desk.reply(post, user, text, delivery)  # an agent, in a request's thread
+            # an agent, in a request's thread
+            self.work.spawn(self.desk.reply(post, user, text, delivery), "agent reply")
         else:
             await self.employees.say(events.thread(channel, root), user, text, delivery)
 
@@ -154,7 +170,7 @@ class Router:
         await ack(text=slack_wording.COMMAND_ACK, response_type="ephemeral")
         trigger = body.get("trigger_id")
         delivery = f"command:{trigger}" if trigger else None
-        self.work.spawn(self.employees.ask(user, events.plain(text), delivery), "command")
+        await self.employees.ask(user, events.plain(text), delivery)
 
     async def on_reply_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -166,7 +182,7 @@ class Router:
             if events.is_dm(click.channel) or not click.thread_ts
             else events.thread(click.channel, click.thread_ts)
         )
-        self.work.spawn(self.employees.press(place, click), "button")
+        await self.employees.press(place, click)
 
     async def on_claim(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from bot.inbound import MAX_ID, MAX_TEXT
+
 Activity = Mapping[str, Any]
 
 _REQUIRED = ("from", "conversation", "recipient")
@@ -21,6 +23,7 @@ _TAG = re.compile(r"<[^>]{1,200}>")
 _SPACE = re.compile(r"\s+")
 _CHANNEL_ID = re.compile(r"19:[^/?#\s]+@thread\.[a-z0-9]+", re.I)
 SETUP_COMMAND = "set agent channel"
+MAX_ACTIVITY_TEXT = 40_000  # Teams' own messages stay under about 28 KB
 
 
 def malformed(body: Any) -> str | None:
@@ -32,11 +35,38 @@ def malformed(body: Any) -> str | None:
     url = body.get("serviceUrl")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         return "no serviceUrl"
+    if len(url) > MAX_ID:
+        return f"serviceUrl is longer than {MAX_ID} characters"
     for key in _REQUIRED:
         part = body.get(key)
         if not isinstance(part, dict) or not isinstance(part.get("id"), str) or not part["id"]:
             return f"no {key}.id"
+        if len(part["id"]) > MAX_ID:
+            return f"{key}.id is longer than {MAX_ID} characters"
+    aad = body["from"].get("aadObjectId")
+    if aad is not None and (not isinstance(aad, str) or len(aad) > MAX_ID):
+        return f"from.aadObjectId must be a string of at most {MAX_ID} characters"
+    if isinstance(body.get("id"), str) and len(body["id"]) > MAX_ID:
+        return f"id is longer than {MAX_ID} characters"
+    text = body.get("text")
+    if text is not None and not isinstance(text, str):
+        return "text must be a string"
+    if isinstance(text, str) and len(text) > MAX_ACTIVITY_TEXT:
+        return f"text is longer than {MAX_ACTIVITY_TEXT} characters"
     return None
+
+
+def not_supported(body: Activity) -> dict[str, Any]:
+    """The answer to an invoke deskbot does not handle (HTTP 200, as Teams expects): for a
+    card's Action.Execute the Universal Actions error response, which Teams shows on the card;
+    for any other invoke an empty body."""
+    if body.get("name") != "adaptiveCard/action":
+        return {}
+    return {
+        "statusCode": 400,
+        "type": "application/vnd.microsoft.error",
+        "value": {"code": "NotSupported", "message": "deskbot does not handle this action."},
+    }
 
 
 def channel_setting(value: str | None) -> str | None:
@@ -131,7 +161,7 @@ def text_of(activity: Activity) -> str:
             text = text.replace(tag, " ")
     text = _AT.sub(r"\1", text)
     text = html.unescape(_TAG.sub(" ", text))
-    return _SPACE.sub(" ", text).strip()
+    return _SPACE.sub(" ", text).strip()[:MAX_TEXT]  # the core reads at most this much
 
 
 def submitted(activity: Activity) -> Mapping[str, Any]:

@@ -83,6 +83,7 @@ class TeamsChannel:
             turns, services, self.framework, tuning.first_reply_seconds, clock=clock
         )
         self.router = Router(self.employees, self.desk)
+        services.inbox.register(CHANNEL, self.employees.resume)
         if agents or store.agent_channel() is not None:
             self.desk.enable()
         self._answered = Counter(

@@ -17,6 +17,7 @@ from bot.channels.teams.cards import reply_activity
 from bot.channels.teams.identity import Directory
 from bot.channels.teams.sdk import BotFramework, Turn
 from bot.dialogue import wording
+from bot.dialogue.inbox import Entry
 from bot.dialogue.messages import IncomingMessage, Reply
 from bot.dialogue.outbound import queue_replies, replies_of
 from bot.dialogue.services import Services
@@ -62,15 +63,51 @@ class TeamsEmployees:
             act.delivery_id(activity),
             act.reference_of(activity),
         )
-        answer = asyncio.ensure_future(self.turns.handle(message))
+        # In the inbox before Teams hears back: a redelivery of an activity whose turn was
+        # never saved (the first receiver died) is answered, one already handled is not.
+        inbox = self.services.inbox
+        accepted = await inbox.receive(message)
+        if accepted is None:  # kept in the spool until the database is back
+            await self._reply(turn, [Reply(wording.KEPT, "notice")])
+            return
+        entry = accepted.entry
+        if entry is None:
+            return  # a redelivery that another process holds or finished
+        if entry.replies is not None:  # saved by a process that died before sending them
+            await self._reply(turn, entry.replies)
+            await self._sent(entry)
+            return
+        answer = asyncio.ensure_future(
+            inbox.process(entry, self.turns.handle(entry.message, entry))
+        )
         budget = max(0.0, self.first_reply_seconds - (self.clock() - turn.received))
         try:
             replies = await asyncio.wait_for(asyncio.shield(answer), budget)
         except TimeoutError:
             await self._reply(turn, [Reply(teams_wording.STILL_WORKING, "notice")])
-            self._follow_up(answer, message)
+            self._follow_up(answer, entry)
+            return
+        if replies is None:  # kept in the inbox; answered later as a proactive message
+            await self._reply(turn, [Reply(wording.KEPT, "notice")])
             return
         await self._reply(turn, replies)
+        await self._sent(entry)
+
+    async def resume(self, entry: Entry) -> None:
+        """An accepted activity whose turn did not run here (taken over from a process that
+        died, or replayed from the spool): answered as a proactive message."""
+        if entry.replies is None:
+            replies = await self.turns.handle(entry.message, entry)
+        else:  # saved by a process that died before sending them
+            replies = list(entry.replies)
+        await self._queue(entry.message.reference, replies)
+        await self._sent(entry)
+
+    async def _sent(self, entry: Entry) -> None:
+        try:
+            await asyncio.to_thread(self.services.inbox.sent, entry)
+        except Exception as exc:  # sent again by whoever takes the row over: rare, and harmless
+            log.warning("teams: reply sent, not recorded: %s", exc.__class__.__name__)
 
     async def _reply(self, turn: Turn, replies: Sequence[Reply]) -> None:
         """Send in the turn; whatever cannot be sent now goes to the outbox, which retries."""
@@ -82,9 +119,10 @@ class TeamsEmployees:
                 await self._queue(act.reference_of(turn.activity), replies[index:])
                 return
 
-    def _follow_up(self, answer: asyncio.Future[list[Reply]], message: IncomingMessage) -> None:
+    def _follow_up(self, answer: asyncio.Future[list[Reply] | None], entry: Entry) -> None:
         async def deliver() -> None:
-            await self._queue(message.reference, await answer)
+            await self._queue(entry.message.reference, await answer or [])
+            await self._sent(entry)
 
         task = asyncio.create_task(deliver())
         self._later.add(task)

@@ -10,7 +10,6 @@ Content-Type.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -31,9 +30,10 @@ from botbuilder.schema import (
 from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity, ConnectorFactory
 from msrest.exceptions import HttpOperationError
 
-from bot.channels.teams.activity import conversation_id, malformed
+from bot.channels.teams.activity import conversation_id, malformed, not_supported
 from bot.channels.teams.auth import App, Cloud, SigningKeys, TokenSource, authentication
 from bot.channels.teams.delivery import RateLimiter, RetryPolicy, with_retries
+from bot.inbound import Invalid, read_json
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,12 +116,11 @@ class BotFramework:
         """415 wrong content type, 400 unreadable activity, 401 any authentication failure,
         then the turn: the invoke response as JSON, or 201."""
         received = self.clock()
-        if request.content_type != "application/json":
-            return _error(415, "expected application/json")
         try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return _error(400, "invalid JSON")
+            body = await read_json(request)
+        except Invalid as exc:
+            log.info("teams: rejected a request: %s", exc.reason)
+            return exc.json()
         problem = malformed(body)
         if problem is None:
             try:
@@ -144,6 +143,8 @@ class BotFramework:
         invoke = await self._adapter.process_activity(authenticated, activity, logic)
         if invoke is None:
             return web.Response(status=201)
+        if invoke.status == 501:  # an invoke nobody answered: say so, as Teams expects
+            return web.json_response(not_supported(body))
         if invoke.body is None:
             return web.Response(status=int(invoke.status))
         return web.json_response(invoke.body, status=int(invoke.status))

@@ -8,6 +8,7 @@ sign-in on a local demo, or the header of the single sign-on proxy in production
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,16 +18,31 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.web.sessions import ChatSession, Signer
+from bot.channels.web.store import SignedOut
 from bot.channels.web.templates import render
 from bot.demo_data import DemoUser
+from bot.dialogue import wording
 from bot.dialogue.conversations import ConversationStore, StoredMessage
+from bot.dialogue.faults import transient
+from bot.dialogue.inbox import Entry
 from bot.dialogue.messages import Identity, IncomingMessage
 from bot.dialogue.turns import Turns
+from bot.inbound import (
+    MAX_ACTION,
+    MAX_TEXT,
+    Invalid,
+    bounded,
+    number_in,
+    read_form,
+    read_json,
+    same_origin,
+)
+from bot.inbound import whole_number as number
 
 CHANNEL = "web"
 STATIC = Path(__file__).parent / "static"
 COOKIE = "deskbot_chat"
-MAX_TEXT = 4000
+MAX_EMAIL = 320  # the longest an e-mail address can be
 
 
 @dataclass
@@ -40,8 +56,13 @@ class WebChannel:
     demo_users: tuple[DemoUser, ...] = ()
     identity_header: str | None = None
     secure_cookies: bool = False
+    public_url: str = ""
+    signed_out: SignedOut | None = None
+
+    reply_seconds: float = 20.0  # how long a post waits for its turn before "kept"
 
     def mount(self, app: web.Application) -> None:
+        self.turns.s.inbox.register(CHANNEL, self.resume, polled=True)
         app.router.add_get("/", _home)
         app.router.add_static("/static", STATIC, append_version=False)
         app.router.add_get("/chat", self.page)
@@ -53,11 +74,17 @@ class WebChannel:
 
     # -- identity ------------------------------------------------------------------------------
 
-    def _session(self, request: web.Request) -> ChatSession | None:
+    async def _session(self, request: web.Request) -> ChatSession | None:
         session = self.signer.session(request.cookies.get(COOKIE))
+        if (
+            session is not None
+            and self.signed_out is not None
+            and await asyncio.to_thread(self.signed_out.ended, session.sid)
+        ):
+            session = None  # signed out: a replayed cookie is worth nothing
         if self.identity_header:
             email = request.headers.get(self.identity_header, "").strip().lower()
-            if not email:
+            if not email or len(email) > MAX_EMAIL:
                 return None
             if session is None or session.email != email:
                 return ChatSession(secrets.token_urlsafe(16), email, email, None, time.time())
@@ -80,7 +107,7 @@ class WebChannel:
     # -- pages ---------------------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.Response:
-        session = self._session(request)
+        session = await self._session(request)
         if session is None and self.demo_users:
             return web.Response(
                 text=render("chat_sign_in.html", users=self.demo_users), content_type="text/html"
@@ -99,7 +126,11 @@ class WebChannel:
         """Demo sign-in: pick one of the demo employees (only on a local demo)."""
         if not self.demo_users:
             raise web.HTTPNotFound()
-        form = await request.post()
+        self._same_origin(request)
+        try:
+            form = await read_form(request)
+        except Invalid as exc:
+            raise exc.http() from None
         user = next((u for u in self.demo_users if u.email == form.get("email")), None)
         if user is None:
             raise web.HTTPBadRequest(text="Unknown demo user.")
@@ -111,62 +142,94 @@ class WebChannel:
         raise response
 
     async def sign_out(self, request: web.Request) -> web.Response:
+        """Ends the session on the server too, so a copy of the cookie stops working."""
+        self._same_origin(request)
+        session = self.signer.session(request.cookies.get(COOKIE))
+        if session is not None and self.signed_out is not None:
+            await asyncio.to_thread(
+                self.signed_out.end, session.sid, session.issued, self.signer.max_age
+            )
         response = web.HTTPSeeOther("/chat")
         response.del_cookie(COOKIE, path="/chat")
         raise response
 
     # -- API -----------------------------------------------------------------------------------
 
-    def _api_session(self, request: web.Request) -> ChatSession:
+    def _same_origin(self, request: web.Request) -> None:
+        if not same_origin(request, self.public_url):
+            raise web.HTTPForbidden(text="Cross-site request refused.")
+
+    async def _api_session(self, request: web.Request) -> ChatSession:
         if request.method == "POST":
             # JSON only: a cross-site form cannot send it without a CORS preflight we never allow
             if request.content_type != "application/json":
                 raise web.HTTPUnsupportedMediaType(text="Send JSON.")
-            origin = request.headers.get("Origin")
-            if origin and origin.split("://", 1)[-1] != request.host:
-                raise web.HTTPForbidden(text="Cross-site request refused.")
-        session = self._session(request)
+            self._same_origin(request)
+        session = await self._session(request)
         if session is None:
             raise web.HTTPUnauthorized(text="No chat session; open /chat first.")
         return session
 
     async def send(self, request: web.Request) -> web.Response:
-        session = self._api_session(request)
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="Invalid JSON.") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="Expected a JSON object.")
-        text = body.get("text") or ""
-        action = body.get("action")
-        after = body.get("after", 0)
-        if not isinstance(text, str) or (action is not None and not isinstance(action, str)):
-            raise web.HTTPBadRequest(text="'text' and 'action' must be strings.")
-        if not isinstance(after, int):
-            raise web.HTTPBadRequest(text="'after' must be a message id.")
-        if len(text) > MAX_TEXT:
-            raise web.HTTPRequestEntityTooLarge(MAX_TEXT, len(text), text="Message too long.")
+        session = await self._api_session(request)
+        try:  # everything is checked before the turn is stored
+            body: Any = await read_json(request)
+            if not isinstance(body, dict):
+                raise Invalid("expected a JSON object")
+            text = bounded(body.get("text"), "text", MAX_TEXT) or ""
+            action = bounded(body.get("action"), "action", MAX_ACTION) or None
+            after = number(body.get("after", 0), "after")
+        except Invalid as exc:
+            raise exc.http() from None
         if not text.strip() and not action:
             raise web.HTTPBadRequest(text="Empty message.")
         identity = Identity(session.user_id, session.email, session.name)
-        await self.turns.handle(
-            IncomingMessage(
-                CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
-            )
+        message = IncomingMessage(
+            CHANNEL, session.sid, identity, text, action, reference={"sid": session.sid}
         )
-        return web.json_response({"messages": await self._since(session, after)})
+        inbox = self.turns.s.inbox
+        accepted = await inbox.receive(message)
+        if accepted is None or accepted.entry is None:
+            return self._kept(accepted is None)
+        entry = accepted.entry
+        replies = await inbox.process(
+            entry, self.turns.handle(entry.message, entry), within=self.reply_seconds
+        )
+        if replies is None:  # in the inbox, answered once the database is back
+            return self._kept(True)
+        try:
+            return web.json_response({"messages": await self._since(session, after)})
+        except Exception as exc:
+            if transient(exc):
+                return self._kept(False)
+            raise
+
+    def _kept(self, kept: bool) -> web.Response:
+        """The message is safe but not answered yet: the answer reaches the transcript later."""
+        return web.json_response({"messages": [], "kept": kept, "notice": wording.KEPT})
+
+    async def resume(self, entry: Entry) -> None:
+        """A post taken over from another process or the spool: the browser polls for it."""
+        await self.turns.handle(entry.message, entry)
 
     async def poll(self, request: web.Request) -> web.Response:
-        session = self._api_session(request)
+        session = await self._api_session(request)
         try:
-            after = int(request.query.get("after", "0"))
-        except ValueError:
-            raise web.HTTPBadRequest(text="'after' must be a message id.") from None
-        return web.json_response({"messages": await self._since(session, after)})
+            after = number_in(request.query.get("after", "0"), "after")
+        except Invalid as exc:
+            raise exc.http() from None
+        try:
+            messages = await self._since(session, after)
+        except Exception as exc:
+            if transient(exc):
+                raise web.HTTPServiceUnavailable(
+                    text="Temporarily unavailable; try again.", headers={"Retry-After": "5"}
+                ) from None
+            raise
+        return web.json_response({"messages": messages})
 
     async def new_conversation(self, request: web.Request) -> web.Response:
-        session = self._api_session(request)
+        session = await self._api_session(request)
         fresh = ChatSession(
             secrets.token_urlsafe(16), session.user_id, session.email, session.name, time.time()
         )
@@ -175,8 +238,6 @@ class WebChannel:
         return response
 
     async def _since(self, session: ChatSession, after: int) -> list[dict[str, Any]]:
-        import asyncio
-
         conversation = await asyncio.to_thread(self.conversations.find, CHANNEL, session.sid)
         if conversation is None:
             return []

@@ -103,6 +103,7 @@
     try {
       const data = await call("POST", "/chat/api/messages", Object.assign({ after: lastId }, payload));
       accept(data.messages);
+      if (data.notice) log.append(el("li", "msg notice", data.notice)); // kept, answered later
     } catch (e) {
       const item = el("li", "msg error", "Your message could not be sent. Please try again.");
       log.append(item);
