@@ -26,3 +26,16 @@ class TestClock:
 
 
 CLOCK = TestClock(int(os.environ.get("DESKBOT_TEST_CLOCK_SHIFT_DAYS", "0") or 0))
+
+
+class ManualClock:
+    """A wall clock that moves only when told: for the outbox's backoff and leases."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.at = start or CLOCK.now()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -578,6 +579,7 @@ async def serve_deskbot(
     cloud: Cloud,
     tuning: Tuning,
     embedder: Embedder | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[Deskbot]:
     """The real server (web app, core, outbox) with the Teams channel mounted, on a free port.
 
@@ -589,6 +591,7 @@ async def serve_deskbot(
         host=NOT_LOOPBACK,
         embedder=embedder or HashEmbedder(),
         background=False,
+        clock=clock,
         today=CLOCK.today,
     )
     prepare_knowledge(plain, runtime.services, import_path=False)
@@ -640,10 +643,12 @@ async def teams_world(
     tuning: Tuning = FAST,
     embedder: Embedder | None = None,
     connector: FakeConnector | None = None,
+    clock: Callable[[], datetime] | None = None,
     **settings: Any,
 ) -> AsyncIterator[World]:
     """deskbot on `database_url` with Teams mounted: authenticated when `azure` is given.
-    Pass a `connector` to keep the same Bot Connector across a restart."""
+    Pass a `connector` to keep the same Bot Connector across a restart, a `clock` for the
+    outbox's backoff."""
     own = connector is None
     connector = connector or await FakeConnector().start()
     cloud = azure.cloud if azure is not None else Cloud()
@@ -654,6 +659,7 @@ async def teams_world(
                 cloud,
                 tuning,
                 embedder,
+                clock,
             ) as bot,
             ClientSession() as session,
         ):

@@ -13,6 +13,7 @@ import pytest
 from bot.server import SECURITY_HEADERS
 from bot.wiring import build, prepare_knowledge
 from retrieval.embedding import HashEmbedder
+from tests.clock import CLOCK
 from tests.conftest import test_settings
 from tests.support import listening
 from tests.test_console_support import BARE_HANDLER, shared_router
@@ -24,7 +25,9 @@ ALEX = "alex.morgan@example.com"
 @pytest.fixture
 async def base(demo_url: str) -> AsyncIterator[str]:
     settings = test_settings(demo_url)
-    runtime = build(settings, demo=True, embedder=HashEmbedder(), background=False)
+    runtime = build(
+        settings, demo=True, embedder=HashEmbedder(), background=False, today=CLOCK.today
+    )
     runtime.services.policy.router = shared_router()
     prepare_knowledge(settings, runtime.services, import_path=False)
     try:

@@ -93,6 +93,10 @@ POLICY: tuple[Pinned, ...] = (
     Pinned("POST", ARTICLE + "/save", frozenset({K, ADMIN})),
     Pinned("POST", ARTICLE + "/publish", frozenset({K, ADMIN})),
     Pinned("POST", ARTICLE + "/retire", frozenset({K, ADMIN})),
+    Pinned("POST", ARTICLE + "/rollback", frozenset({K, ADMIN})),
+    Pinned("POST", ARTICLE + "/try", frozenset({K, ADMIN})),
+    # "try a question" is read-only; the role table does not name it: open to every role
+    Pinned("GET", "/console/try", SIGNED_IN),
     Pinned("GET", "/console/dashboard", SIGNED_IN),
     Pinned("GET", "/console/dashboard/{table}.csv", SIGNED_IN),
     Pinned("GET", "/console/audit", frozenset({ADMIN})),

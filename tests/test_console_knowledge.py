@@ -24,6 +24,7 @@ from bot.dialogue.messages import Identity, IncomingMessage, Reply
 from retrieval.articles import Status
 from retrieval.embedding import HashEmbedder
 from retrieval.gaps import Gap, gaps_table
+from tests.clock import CLOCK
 from tests.test_console_support import BARE_HANDLER, Client, Server, serve
 
 pytestmark = BARE_HANDLER
@@ -79,7 +80,7 @@ async def test_clusters_show_size_examples_trend_and_nearest_article(demo_url: s
         biggest = rows[0]
         assert '<td class="num">2</td>' in biggest
         assert GAP_QUESTION in biggest and "please" in biggest
-        assert "Personal devices" in biggest or "byod" in biggest.lower()  # nearest article
+        assert "Using your personal phone or computer for work (BYOD)" in biggest  # nearest
         assert re.search(r"confidence \d+%", biggest)
         assert '<svg class="spark" role="img" aria-label="2 this week, 0 the week before"' in (
             biggest
@@ -188,7 +189,7 @@ async def test_a_draft_from_a_cluster_is_edited_then_published(
             published = await client.post(f"/console/articles/{article_id}/publish", fields)
             assert published.status == 303, published.text[-3000:]
         live = server.services.knowledge.article(article_id)
-        assert live.status is Status.VALIDATED and live.reviewed_on is not None
+        assert live.status is Status.VALIDATED and live.reviewed_on == CLOCK.today()
         assert answer_of(await ask(server, "how do I get a bike locker", "c-3")) == article_id
         actions = [a for a, _ in audit_actions(server)]
         assert actions[-3:] == ["drafted", "draft_saved", "published"]
@@ -214,7 +215,15 @@ async def test_publishing_a_breaking_edit_is_refused_showing_which_questions(
             )
         assert response.status == 409
         assert "would break" in response.text and LABELED in response.text
-        assert "hands off to a person" in response.text or "answers from" in response.text
+        cells = r"<tr><td>([^<]*)</td><td>([^<]*)</td>\s*<td>([^<]*)</td>"
+        failures = response.text.split("Broken by this change", 1)[1].split("</table>", 1)[0]
+        rows = {q: (want, c.strip()) for q, want, c in re.findall(cells, failures)}
+        change = re.compile(
+            r"answers from docking-station-monitors \(0\.\d+\) → hands off to a person"
+            r"( \(0\.\d+\))?"
+        )
+        assert rows[LABELED][0] == "docking-station-monitors"
+        assert len(rows) >= 2 and all(change.fullmatch(c) for _, c in rows.values()), rows
         assert server.services.knowledge.article("docking-station-monitors") == before
         assert answer_of(await ask(server, LABELED, "c")) == "docking-station-monitors"
 

@@ -27,8 +27,9 @@ def test_demo_articles_are_current_on_the_day_they_are_loaded(days: int) -> None
     validated = [a for a in articles if a.status is Status.VALIDATED]
     assert len(validated) >= 50
     assert all(a.is_answerable(day) for a in validated)
-    problems = {(p.article_id, p.message) for p in lifecycle_problems(articles, day)}
-    assert problems == {("teams-phone-voicemail", "draft: excluded from answering until validated")}
+    problems = lifecycle_problems(articles, day)
+    assert {p.article_id for p in problems} == {"teams-phone-voicemail"}  # the demo's draft
+    assert all("draft" in p.message and "review" not in p.message for p in problems)
     # the gaps between review dates are the files' own
     raw = {a.id: a.reviewed_on for a in load_path(DEMO_KB_PATH).articles}
     for a in articles:

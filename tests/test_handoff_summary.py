@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,15 +70,22 @@ def test_typical_summary() -> None:
     )
 
 
-def test_deterministic() -> None:
-    first = outline()
-    again = outline(
-        questions=list(first.questions),
-        offered=list(first.offered),
-        feedback=list(first.feedback),
+def test_deterministic_across_processes() -> None:
+    """The same conversation gives the same summary and title in another process, whatever
+    order its sets and dicts iterate in there (string hashing is seeded per process)."""
+    here = json.dumps([summarize(outline()), ticket_title(outline())])
+    script = (
+        "import json; from tests.test_handoff_summary import outline, summarize, ticket_title;"
+        "print(json.dumps([summarize(outline()), ticket_title(outline())]))"
     )
-    assert summarize(first) == summarize(first) == summarize(again)
-    assert ticket_title(first) == ticket_title(first) == ticket_title(again)
+    root = Path(__file__).resolve().parent.parent
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == here
 
 
 LONG = (

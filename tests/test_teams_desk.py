@@ -15,7 +15,9 @@ from bot.channels.teams import wording as teams_wording
 from bot.channels.teams.activity import channel_setting
 from bot.channels.teams.cards import CARD
 from bot.channels.teams.desk import DESTINATION
+from handoff.outbox import BACKOFF_SECONDS
 from handoff.tickets import EventKind, Status, Ticket
+from tests.clock import ManualClock
 from tests.teams_fake import (
     AGENTS,
     ALEX,
@@ -343,17 +345,22 @@ async def test_the_agents_channel_cannot_be_diverted(demo_url: str) -> None:
 async def test_a_configured_agents_channel_is_found_when_the_app_is_installed(
     demo_url: str,
 ) -> None:
-    async with teams_world(demo_url, DESKBOT_TEAMS_AGENT_CHANNEL=GENERAL) as world:
+    clock = ManualClock()
+    async with teams_world(demo_url, clock=clock, DESKBOT_TEAMS_AGENT_CHANNEL=GENERAL) as world:
         assert DESTINATION in world.bot.services.desks.listening()
         await world.say(ALEX, "talk to a person")
         assert await world.bot.deliver() == 0  # no service URL for the channel yet: kept
         assert world.bot.services.outbox.depth() == 1
 
         assert (await world.teams.send(installed(DANA, team=True))).status == 201
-        await asyncio.sleep(1.1)  # the outbox's first backoff
         await world.settle()
-        [root] = world.connector.threads_in(GENERAL)
+        [root] = world.connector.threads_in(GENERAL)  # posted once the channel is known
         assert ticket_of(world).number in root.words
+        assert world.bot.services.outbox.depth() == 1  # the kept row waits out its backoff
+        clock.advance(BACKOFF_SECONDS[0])  # the kept row's retry comes due: not posted twice
+        await world.settle()
+        assert world.connector.threads_in(GENERAL) == [root]
+        assert world.bot.services.outbox.depth() == 0
 
         assert teams_wording.DESK_REFUSED in (await set_up_desk(world, AGENTS)).words
 

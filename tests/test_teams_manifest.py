@@ -30,8 +30,11 @@ def test_the_manifest_has_what_teams_requires() -> None:
     assert len(m["name"]["short"]) <= 30 and len(m["name"]["full"]) <= 100
     assert len(m["description"]["short"]) <= 80 and len(m["description"]["full"]) <= 4000
     assert re.fullmatch(r"#[0-9A-Fa-f]{6}", m["accentColor"])
-    for url in m["developer"].values():
-        assert url.startswith("https://") or not url.startswith("http")
+    developer = m["developer"]
+    assert developer["name"].strip()
+    links = {key: url for key, url in developer.items() if key.endswith("Url")}
+    assert {"websiteUrl", "privacyUrl", "termsOfUseUrl"} <= set(links)  # Teams requires these
+    assert all(url.startswith("https://") for url in links.values()), links
     assert set(bot["scopes"]) == {"personal", "team"}
     for commands in bot["commandLists"]:
         for command in commands["commands"]:
