@@ -15,7 +15,14 @@ import pytest
 from bot.console.accounts import Role
 from bot.wiring import prepare_knowledge
 from tests.browser import SHOTS
-from tests.test_browser_console import SLOW, browser, chat_page, console_page, shots  # noqa: F401
+from tests.test_browser_console import (  # noqa: F401
+    SLOW,
+    browser,
+    chat_page,
+    console_page,
+    say,
+    shots,
+)
 from tests.test_console_knowledge import LABELED
 from tests.test_console_support import BARE_HANDLER, Server, serve
 
@@ -27,14 +34,6 @@ REASON = "docks are handled by the printer team from December"
 OLD_TEXT = "Connect the laptop to the dock"
 DOCK_QUESTION = "how do I extend my screen across two monitors"
 NEW_TEXT = "Unplug the dock for ten seconds, then plug in its power first."
-
-
-async def say(page: Any, text: str) -> None:
-    """Send a message and wait for the reply (no string evaluation: the chat's CSP forbids it)."""
-    count = await page.locator("#log li").count()
-    await page.fill("#text", text)
-    await page.press("#text", "Enter")
-    await page.locator("#log li").nth(count + 1).wait_for(timeout=SLOW)
 
 
 async def answered_from(browser: Any, server: Server, question: str) -> str | None:  # noqa: F811

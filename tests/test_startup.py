@@ -71,6 +71,8 @@ def environment(folder: Path) -> dict[str, str]:
         "DESKBOT_MODEL_PATH": str(folder / "models" / MISSING_MODEL),
         "DESKBOT_ENCODER_BACKEND": "onnx",
         "DESKBOT_SPOOL_FILE": str(folder / "spool.jsonl"),
+        # its own: the session's cache holds the real model's vectors under the same name
+        "DESKBOT_CACHE_DIR": str(folder / "cache"),
     }
 
 
@@ -81,6 +83,7 @@ def settings_of(folder: Path) -> Settings:
         DESKBOT_MODEL_PATH=env["DESKBOT_MODEL_PATH"],
         DESKBOT_ENCODER_BACKEND="onnx",
         DESKBOT_SPOOL_FILE=env["DESKBOT_SPOOL_FILE"],
+        DESKBOT_CACHE_DIR=env["DESKBOT_CACHE_DIR"],
     )
 
 
