@@ -8,8 +8,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -21,6 +22,7 @@ from bot.dialogue.turns import Turns
 from bot.settings import DEMO_KB_PATH, DEMO_QUESTIONS_PATH, Settings
 from retrieval.embedding import HashEmbedder, SentenceEmbedder
 from retrieval.evaluation import fit_calibration, load_queries
+from tests.browser import ARGS, CHROMIUM, SHOTS
 from tests.clock import CLOCK
 from tests.support import ChatBot
 
@@ -216,3 +218,24 @@ async def bot(demo_url: str) -> ChatBot:
     services = wiring.services(settings, make_engine(demo_url), HashEmbedder(), today=CLOCK.today)
     wiring.warm_up(services)
     return ChatBot(Turns(services), Relay(services), services)
+
+
+# Browser tests: Debian's Chromium, shared by every test file that drives it.
+@pytest.fixture
+def shots() -> Path:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+@pytest.fixture
+async def browser(shots: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

@@ -5,40 +5,18 @@ dashboard draws its charts. Screenshots go to artifacts/screenshots/."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.console.accounts import Role
 from handoff.tickets import QueueFilter
-from tests.browser import ARGS, CHROMIUM, SHOTS
+from tests.browser import SHOTS
 from tests.test_console_support import BARE_HANDLER, PASSWORD, Server, serve
 
 pytestmark = [pytest.mark.browser, BARE_HANDLER]
 
 SLOW = 60_000  # ms: publishing runs the labeled questions first
-
-
-@pytest.fixture
-def shots() -> Path:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS
-
-
-@pytest.fixture
-async def browser(shots: Path) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def chat_page(browser: Any, server: Server) -> Any:

@@ -6,7 +6,6 @@ at the edge of its chart."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,33 +18,13 @@ from bot.cli.run import terminal_identity
 from bot.console.accounts import Role
 from bot.console.charts import bar_chart, line_chart
 from handoff.tickets import QueueFilter, Status, tickets_table
-from tests.browser import ARGS, CHROMIUM, SHOTS
+from tests.browser import SHOTS
 from tests.test_console_support import BARE_HANDLER, PASSWORD, Server, serve
 
 pytestmark = [pytest.mark.browser, BARE_HANDLER]
 
 SLOW = 60_000  # ms
 CSS = Path(__file__).parent.parent / "bot" / "console" / "static" / "console.css"
-
-
-@pytest.fixture
-def shots() -> Path:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS
-
-
-@pytest.fixture
-async def browser(shots: Path) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def signed_in(browser: Any, server: Server, name: str) -> Any:

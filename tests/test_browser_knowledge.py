@@ -15,13 +15,10 @@ import pytest
 from bot.console.accounts import Role
 from bot.wiring import prepare_knowledge
 from tests.browser import SHOTS
-from tests.test_browser_console import (  # noqa: F401
-    SLOW,
-    browser,
+from tests.test_browser_console import (
     chat_page,
     console_page,
     say,
-    shots,
 )
 from tests.test_console_knowledge import LABELED
 from tests.test_console_support import BARE_HANDLER, Server, serve
@@ -36,7 +33,7 @@ DOCK_QUESTION = "how do I extend my screen across two monitors"
 NEW_TEXT = "Unplug the dock for ten seconds, then plug in its power first."
 
 
-async def answered_from(browser: Any, server: Server, question: str) -> str | None:  # noqa: F811
+async def answered_from(browser: Any, server: Server, question: str) -> str | None:
     """Ask in a new chat (the first message of a conversation, as the check decides it): the
     source line of the answer, or None when it was not answered."""
     page = await chat_page(browser, server)
@@ -47,7 +44,7 @@ async def answered_from(browser: Any, server: Server, question: str) -> str | No
     return found
 
 
-async def answer_text(browser: Any, server: Server, question: str) -> str:  # noqa: F811
+async def answer_text(browser: Any, server: Server, question: str) -> str:
     page = await chat_page(browser, server)
     await say(page, question)
     answer = page.locator("#log li.msg.bot", has=page.locator(".source")).last
@@ -56,7 +53,7 @@ async def answer_text(browser: Any, server: Server, question: str) -> str:  # no
     return text
 
 
-async def fix_everything(browser: Any, server: Server) -> None:  # noqa: F811
+async def fix_everything(browser: Any, server: Server) -> None:
     assert await answered_from(browser, server, TYPO) is None
     owner = await console_page(browser, server, "priya")
 
@@ -100,7 +97,7 @@ async def fix_everything(browser: Any, server: Server) -> None:  # noqa: F811
 
 
 async def test_owner_fixes_stick_and_survive_a_demo_restart(
-    browser: Any,  # noqa: F811
+    browser: Any,
     demo_url: str,
     tmp_path: Path,
 ) -> None:
